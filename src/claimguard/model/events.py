@@ -1,0 +1,112 @@
+"""Settlement events (contract §1)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+EventType = Literal["precheck", "settle", "settled", "reversal"]
+EVENT_TYPES: tuple[EventType, ...] = ("precheck", "settle", "settled", "reversal")
+VisitType = Literal["outpatient", "inpatient", "pharmacy"]
+ItemKind = Literal["drug", "service", "consumable"]
+RegionCode = Annotated[str, Field(pattern=r"^\d{6}$")]
+
+
+class _Model(BaseModel):
+    # Unknown extra fields are ignored (contract §1); models are read-only once decoded.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Visit(_Model):
+    visit_id: str
+    visit_type: VisitType
+    admitted_at: AwareDatetime | None = None
+    discharged_at: AwareDatetime | None = None
+    department: str
+    doctor_code: str
+    diagnoses: list[str] = Field(description="ICD-10 codes; the first is the primary diagnosis")
+    prescription_holder_id: str | None = Field(
+        default=None, description="pharmacy: the person named on the prescription (处方使用人)"
+    )
+
+    @model_validator(mode="after")
+    def _stay_times(self) -> Visit:
+        if self.visit_type == "inpatient" and self.admitted_at is None:
+            raise ValueError("visit.admitted_at is required for an inpatient visit")
+        if (
+            self.admitted_at is not None
+            and self.discharged_at is not None
+            and self.discharged_at < self.admitted_at
+        ):
+            raise ValueError("visit.discharged_at is before visit.admitted_at")
+        return self
+
+
+class Institution(_Model):
+    code: str = Field(pattern=r"^[HP]\d{11}$", description="定点医药机构代码")
+    level: int = Field(ge=0, le=3, description="0 unrated/pharmacy, 1/2/3 = 一级/二级/三级")
+    kind: Literal["hospital", "clinic", "pharmacy"]
+    region: RegionCode = Field(description="就医地 行政区划代码")
+
+
+class Patient(_Model):
+    person_id: str = Field(min_length=1, description="人员编号 (pseudonymous)")
+    gender: Literal["M", "F"]
+    birth_date: dt.date
+    insured_region: RegionCode = Field(description="参保地")
+    scheme: Literal["employee", "resident"]
+
+
+class Item(_Model):
+    item_id: str
+    code: str = Field(min_length=1)
+    kind: ItemKind
+    quantity: float = Field(gt=0)
+    unit_price: float = Field(ge=0)
+    amount: float = Field(ge=0)
+    days: int | None = Field(default=None, ge=1, description="drugs: days of supply")
+    performed_at: AwareDatetime | None = None
+    self_paid: bool = False
+
+
+class Event(_Model):
+    event_id: str = Field(min_length=1)
+    event_type: EventType
+    occurred_at: AwareDatetime
+    settlement_id: str = Field(min_length=1)
+    visit: Visit | None = None
+    institution: Institution | None = None
+    patient: Patient | None = None
+    items: list[Item] | None = None
+
+    @model_validator(mode="after")
+    def _required_for_type(self) -> Event:
+        if self.event_type == "reversal":
+            return self
+        missing = [
+            name
+            for name in ("visit", "institution", "patient", "items")
+            if getattr(self, name) is None
+        ]
+        if missing:
+            raise ValueError(f"{self.event_type} event lacks {', '.join(missing)}")
+        assert self.visit is not None and self.items is not None
+        if (
+            self.event_type == "settled"
+            and self.visit.visit_type == "inpatient"
+            and self.visit.discharged_at is None
+        ):
+            raise ValueError("a settled inpatient visit needs visit.discharged_at")
+        seen: set[str] = set()
+        for item in self.items:
+            if item.item_id in seen:
+                raise ValueError(f"item_id {item.item_id!r} is not unique within the settlement")
+            seen.add(item.item_id)
+        return self
+
+    @property
+    def date(self) -> dt.date:
+        """The event date: the calendar date of `occurred_at` in its own offset."""
+        return self.occurred_at.date()
