@@ -1,0 +1,11 @@
+-- Settlements reversed by a `reversal` event, and when the store learned of it.
+-- Writes consult it, so a finding that reaches the store after its settlement's reversal
+-- (another batch, another worker) is stored as reversed.
+
+CREATE TABLE IF NOT EXISTS claimguard.reversals
+(
+    settlement_id String,
+    reversed_at   DateTime64(3, 'Asia/Shanghai')
+)
+ENGINE = ReplacingMergeTree
+ORDER BY settlement_id;

@@ -1,0 +1,97 @@
+"""BatchWriter: buffers the stream worker's findings and reversals, flushes by size or age.
+
+The caller drives it and owns the offsets:
+
+    writer.add(outcome.findings); writer.reverse(outcome.reversed_settlements)
+    if writer.due():
+        retrying(writer.flush)      # raises/retries while the store is down
+        commit offsets              # only now is everything added so far durable
+
+No background thread: a flush that fails must fail in the caller, so that offsets past
+unwritten rows are never committed. A failed flush keeps its buffer; writes are
+idempotent, so flushing the same buffer again is safe. Not thread-safe.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import NamedTuple, Protocol
+
+from claimguard.model.findings import Finding
+
+
+class FindingSink(Protocol):
+    def write(self, findings: Sequence[Finding]) -> int: ...
+    def mark_reversed(self, settlement_ids: Sequence[str]) -> int: ...
+
+
+class Flushed(NamedTuple):
+    findings: int  # findings handed to the store
+    inserted: int  # of those, rows the store did not have yet
+    reversals: int  # settlements whose reversal was applied
+    marked: int  # findings newly marked reversed
+
+
+class BatchWriter:
+    def __init__(
+        self,
+        store: FindingSink,
+        max_rows: int = 5_000,
+        max_delay: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.max_rows = max_rows
+        self.max_delay = max_delay
+        self._clock = clock
+        self._findings: list[Finding] = []
+        self._reversals: list[str] = []
+        self._oldest: float | None = None  # clock() when the buffer became non-empty
+
+    def add(self, findings: Iterable[Finding]) -> None:
+        before = len(self._findings)
+        self._findings.extend(findings)
+        if len(self._findings) > before:
+            self._started()
+
+    def reverse(self, settlement_ids: Iterable[str]) -> None:
+        before = len(self._reversals)
+        self._reversals.extend(settlement_ids)
+        if len(self._reversals) > before:
+            self._started()
+
+    def _started(self) -> None:
+        if self._oldest is None:
+            self._oldest = self._clock()
+
+    @property
+    def pending(self) -> int:
+        return len(self._findings) + len(self._reversals)
+
+    def age(self) -> float:
+        """Seconds since the oldest buffered item arrived (0 when empty)."""
+        return 0.0 if self._oldest is None else self._clock() - self._oldest
+
+    def due(self) -> bool:
+        if self.pending == 0:
+            return False
+        return self.pending >= self.max_rows or self.age() >= self.max_delay
+
+    def flush_if_due(self) -> Flushed | None:
+        return self.flush() if self.due() else None
+
+    def flush(self) -> Flushed:
+        """Write buffered findings, then apply buffered reversals (so a reversal reaches
+        findings of the same batch). Raises StoreUnavailable/StoreError on failure with
+        everything not yet stored still buffered."""
+        findings, inserted = len(self._findings), 0
+        if self._findings:
+            inserted = self.store.write(self._findings)
+            self._findings = []
+        reversals, marked = len(self._reversals), 0
+        if self._reversals:
+            marked = self.store.mark_reversed(self._reversals)
+            self._reversals = []
+        self._oldest = None
+        return Flushed(findings, inserted, reversals, marked)

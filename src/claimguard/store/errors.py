@@ -1,0 +1,55 @@
+"""What can go wrong with the store, split by what the caller should do about it."""
+
+from __future__ import annotations
+
+from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+
+# ClickHouse error codes that mean "try again later", not "your query is wrong".
+_TRANSIENT_CODES = frozenset(
+    {
+        159,  # TIMEOUT_EXCEEDED
+        164,  # READONLY
+        202,  # TOO_MANY_SIMULTANEOUS_QUERIES
+        209,  # SOCKET_TIMEOUT
+        210,  # NETWORK_ERROR
+        241,  # MEMORY_LIMIT_EXCEEDED
+        242,  # TABLE_IS_READ_ONLY
+        252,  # TOO_MANY_PARTS
+        279,  # ALL_CONNECTION_TRIES_FAILED
+        319,  # UNKNOWN_STATUS_OF_INSERT
+        425,  # SYSTEM_ERROR
+        999,  # KEEPER_EXCEPTION
+    }
+)
+
+
+class StoreError(Exception):
+    """The store refused or failed an operation; retrying the same call will not help."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached right now; the same call may succeed later."""
+
+
+def translate(exc: BaseException, target: str) -> StoreError:
+    """Map a driver exception to StoreUnavailable (retry) or StoreError (do not)."""
+    if isinstance(exc, StoreError):
+        return exc
+    text = str(exc)
+    if "Unable to open the chdb engine" in text:
+        if "already initialized with path" in text:
+            # chdb hosts one engine directory per process: a programming error, not an outage.
+            return StoreError(
+                f"{target}: this process already has another chdb directory open; "
+                f"close that store first ({text})"
+            )
+        return StoreUnavailable(
+            f"{target}: cannot open the chdb directory; another process may hold it "
+            f"(one process at a time may open a chdb directory) ({text})"
+        )
+    if isinstance(exc, OperationalError | ConnectionError | TimeoutError):
+        return StoreUnavailable(f"{target}: store unreachable: {text}")
+    code = getattr(exc, "code", None)
+    if isinstance(exc, DatabaseError) and code in _TRANSIENT_CODES:
+        return StoreUnavailable(f"{target}: store temporarily failing (code {code}): {text}")
+    return StoreError(f"{target}: {text}")
