@@ -1,4 +1,4 @@
-"""Pydantic models: the single source of truth for every external shape (contract §1, §2, §4, §7)."""
+"""Pydantic models: the single source of truth for every external shape (contract §1–§7)."""
 
 from claimguard.model.events import (
     EVENT_TYPES,

@@ -1,0 +1,215 @@
+"""The engine facade: one event and its patient's history in, findings out. Pure: no I/O."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from claimguard.engine.history import PatientHistory, record_of
+from claimguard.engine.stateless import StatelessEvaluator, StatelessHit, select_rules
+from claimguard.engine.windows import IMPLEMENTATIONS, Hit
+from claimguard.knowledge import KnowledgeBase, load_knowledge
+from claimguard.model import STAGE_OF_EVENT, Decision, Event, Finding, verdict_of
+from claimguard.routing import Router
+from claimguard.rules import CompiledRule, RuleSet, load_packs
+from claimguard.rules.windows import SettledRec
+
+
+def finding_id(event_id: str, rule_id: str, settlement_id: str) -> str:
+    """Deterministic, so a redelivered or re-processed event yields the same id."""
+    key = f"{event_id}\x1f{rule_id}\x1f{settlement_id}".encode()
+    return hashlib.blake2b(key, digest_size=16).hexdigest()
+
+
+@dataclass
+class Outcome:
+    event: Event
+    findings: list[Finding] = field(default_factory=list)
+    reversed_settlements: list[str] = field(default_factory=list)
+    duplicate: bool = False
+
+    @property
+    def decision(self) -> Decision | None:
+        """The answer to a precheck or settle event (contract §7); None otherwise."""
+        if self.duplicate or self.event.event_type not in ("precheck", "settle"):
+            return None
+        own = [f for f in self.findings if f.event_id == self.event.event_id]
+        return Decision(
+            event_id=self.event.event_id,
+            settlement_id=self.event.settlement_id,
+            event_type=self.event.event_type,  # type: ignore[arg-type]
+            verdict=verdict_of(own),
+            findings=own,
+            decided_at=dt.datetime.now(dt.UTC),
+        )
+
+
+class Engine:
+    def __init__(self, kb: KnowledgeBase, ruleset: RuleSet, router: Router | None = None) -> None:
+        self.kb = kb
+        self.ruleset = ruleset
+        self.router = router or Router.from_knowledge(kb)
+        self.stateless = StatelessEvaluator(kb, ruleset)
+        self.retention_days = ruleset.retention_days
+        self._window_rules = ruleset.window_rules
+        self._windows_by_region: dict[str, tuple[CompiledRule, ...]] = {}
+
+    @classmethod
+    def load(cls, knowledge_dir: Path | str, rules_dir: Path | str | None = None) -> Engine:
+        kb = load_knowledge(knowledge_dir)
+        return cls(kb, load_packs(rules_dir), Router.from_knowledge(kb))
+
+    @staticmethod
+    def person_of(event: Event) -> str | None:
+        return event.patient.person_id if event.patient else None
+
+    def process(self, event: Event, history: PatientHistory) -> Outcome:
+        """Evaluate `event`, updating `history` (the state of `person_of(event)`)."""
+        outcome = Outcome(event)
+        if event.event_id in history.seen:
+            outcome.duplicate = True
+            return outcome
+        day = event.date.toordinal()
+        history.seen[event.event_id] = day
+        history.latest_day = max(history.latest_day, day)
+        if event.event_type == "reversal":
+            history.remove(event.settlement_id)
+            history.reversed[event.settlement_id] = day
+            outcome.reversed_settlements.append(event.settlement_id)
+        else:
+            outcome.findings.extend(self._stateless(event))
+            if event.event_type == "settled" and event.settlement_id not in history.reversed:
+                outcome.findings.extend(self._windows(event, history))
+        history.prune(self.retention_days)
+        return outcome
+
+    # -- stateless -------------------------------------------------------------------------
+
+    def _stateless(self, event: Event) -> Iterable[Finding]:
+        assert event.institution and event.patient and event.items is not None
+        stage = STAGE_OF_EVENT[event.event_type]
+        total = round(sum(i.amount for i in event.items), 2)
+        for hit in self.stateless.evaluate(event):
+            ids = [i.item_id for i in hit.items]
+            ids.extend(x for x in hit.extra_ids if x not in ids)
+            by_id = {i.item_id: i.amount for i in event.items}
+            amount = round(sum(by_id.get(i, 0.0) for i in ids), 2) if ids else total
+            yield self._finding(
+                hit.rule,
+                event_id=event.event_id,
+                settlement_id=event.settlement_id,
+                event_type=event.event_type,
+                stage=stage,
+                occurred_at=event.occurred_at,
+                item_ids=ids,
+                amount=amount,
+                institution=(
+                    event.institution.code,
+                    event.institution.region,
+                    event.institution.level,
+                ),
+                patient=(event.patient.person_id, event.patient.insured_region),
+                messages=hit.messages,
+            )
+
+    # -- cross-event windows ---------------------------------------------------------------
+
+    def _window_rules_for(self, region: str) -> tuple[CompiledRule, ...]:
+        found = self._windows_by_region.get(region)
+        if found is None:
+            found = select_rules(self._window_rules, "settled", region)
+            self._windows_by_region[region] = found
+        return found
+
+    def _windows(self, event: Event, history: PatientHistory) -> Iterable[Finding]:
+        assert event.patient is not None
+        index = history.insert(record_of(event, history.next_seq()))
+        records = history.records
+        person = event.patient.person_id
+        for rule in self._window_rules_for(event.institution.region if event.institution else ""):
+            kind = IMPLEMENTATIONS[rule.spec.check or ""]
+            for target in kind.targets(records, index, rule.window):
+                record = records[target]
+                key = f"{record.sid}|{rule.id}"
+                if key in history.flagged or not rule.in_force(dt.date.fromordinal(record.day)):
+                    continue
+                hit = kind.check(records, target, rule.window, self.kb)
+                if hit is not None:
+                    history.flagged[key] = record.day
+                    yield self._window_finding(rule, record, hit, person)
+
+    def _window_finding(
+        self, rule: CompiledRule, record: SettledRec, hit: Hit, person: str
+    ) -> Finding:
+        amounts = {i.item_id: i.amount for i in record.items}
+        ids = list(hit.item_ids)
+        amount = round(sum(amounts.get(i, 0.0) for i in ids), 2) if ids else record.total
+        env = {"settlement": record, "params": rule.params, "detail": hit.detail}
+        return self._finding(
+            rule,
+            event_id=record.eid,
+            settlement_id=record.sid,
+            event_type="settled",
+            stage="post",
+            occurred_at=dt.datetime.fromisoformat(record.occurred_at),
+            item_ids=ids,
+            amount=amount,
+            institution=(record.inst, record.inst_region, record.inst_level),
+            patient=(person, record.insured_region),
+            messages=(rule.message_zh(env), rule.message_en(env)),
+        )
+
+    # -- one place builds a finding --------------------------------------------------------
+
+    def _finding(
+        self,
+        rule: CompiledRule,
+        *,
+        event_id: str,
+        settlement_id: str,
+        event_type: str,
+        stage: str,
+        occurred_at: dt.datetime,
+        item_ids: list[str],
+        amount: float,
+        institution: tuple[str, str, int],
+        patient: tuple[str, str],
+        messages: tuple[str, str],
+    ) -> Finding:
+        spec = rule.spec
+        inst_code, inst_region, inst_level = institution
+        person_id, insured_region = patient
+        assigned = self.router.assign(spec.subject, inst_region, inst_level, insured_region)
+        return Finding.model_construct(
+            finding_id=finding_id(event_id, spec.id, settlement_id),
+            event_id=event_id,
+            settlement_id=settlement_id,
+            event_type=event_type,
+            occurred_at=occurred_at,
+            rule_id=spec.id,
+            rule_version=spec.version,
+            violation=spec.violation,
+            layer=spec.layer,
+            stage=stage,
+            action=spec.stages[event_type],  # type: ignore[index]
+            severity=spec.severity,
+            item_ids=item_ids,
+            amount=amount,
+            subject=spec.subject,
+            institution_code=inst_code,
+            institution_region=inst_region,
+            person_id=person_id,
+            insured_region=insured_region,
+            assigned_region=assigned.region,
+            assigned_level=assigned.level,
+            notify_regions=list(assigned.notify),
+            message=messages[0],
+            message_en=messages[1],
+            reversed=False,
+        )
+
+
+__all__ = ["Engine", "Outcome", "StatelessHit", "finding_id"]

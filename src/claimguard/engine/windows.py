@@ -1,0 +1,155 @@
+"""Cross-event checks over a patient's history, defined on event time (contract §3).
+
+Each kind answers two questions: which records a newly inserted one may change the verdict
+of (`targets`), and whether one record is hit (`check`). Sequential kinds look only at the
+target and the records before it in event-time order, so a late event yields exactly the
+flags in-order processing yields; `stay_overlap` is symmetric ("whichever settles first").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
+
+from claimguard.knowledge import KnowledgeBase
+from claimguard.rules import windows as kinds
+from claimguard.rules.windows import SettledRec
+
+DAY = 86_400.0
+
+
+class Hit(NamedTuple):
+    item_ids: tuple[str, ...]  # empty: the whole settlement
+    detail: Any  # kind-specific figure for the message
+
+
+Check = Callable[[list[SettledRec], int, Any, KnowledgeBase], Hit | None]
+
+
+def _sequential_targets(records: list[SettledRec], index: int, params: Any) -> Iterable[int]:
+    return range(index, len(records))
+
+
+def _same_day_institutions(
+    records: list[SettledRec], i: int, p: kinds.SameDayInstitutions, kb: KnowledgeBase
+) -> Hit | None:
+    day = records[i].day
+    institutions = {r.inst for r in records[: i + 1] if r.day == day}
+    return Hit((), len(institutions)) if len(institutions) >= p.min_institutions else None
+
+
+def _visit_count(
+    records: list[SettledRec], i: int, p: kinds.VisitCount, kb: KnowledgeBase
+) -> Hit | None:
+    target = records[i]
+    if target.visit_type not in p.visit_types:
+        return None
+    start = target.t - p.window_days * DAY
+    count = sum(
+        1 for r in records[: i + 1] if r.visit_type in p.visit_types and start < r.t <= target.t
+    )
+    return Hit((), count) if count >= p.min_visits else None
+
+
+def _repeat_dispense(
+    records: list[SettledRec], i: int, p: kinds.RepeatDispense, kb: KnowledgeBase
+) -> Hit | None:
+    target = records[i]
+    hit_ids: list[str] = []
+    most_left = 0
+    for item in target.items:
+        if item.kind != "drug":
+            continue
+        for earlier in records[:i]:
+            for other in earlier.items:
+                if other.code != item.code or other.kind != "drug" or other.day > item.day:
+                    continue
+                left = other.day + (other.days or 1) - item.day
+                if left > p.max_remaining_days:
+                    hit_ids.append(item.item_id)
+                    most_left = max(most_left, left)
+                    break
+            else:
+                continue
+            break
+    return Hit(tuple(hit_ids), most_left) if hit_ids else None
+
+
+def _readmission(
+    records: list[SettledRec], i: int, p: kinds.Readmission, kb: KnowledgeBase
+) -> Hit | None:
+    target = records[i]
+    if target.visit_type != "inpatient" or target.adm_day is None:
+        return None
+    for earlier in records[:i]:
+        if earlier.visit_type == "inpatient" and earlier.inst == target.inst and earlier.dis_day:
+            gap = target.adm_day - earlier.dis_day
+            if p.min_gap_days <= gap <= p.max_gap_days:
+                return Hit((), gap)
+    return None
+
+
+def _overlap_targets(records: list[SettledRec], index: int, p: kinds.StayOverlap) -> list[int]:
+    new = records[index]
+    if new.visit_type != "inpatient":
+        return [index]
+    return [i for i, r in enumerate(records) if _inside(r, new, p)]
+
+
+def _inside(visit: SettledRec, stay: SettledRec, p: kinds.StayOverlap) -> bool:
+    return (
+        visit.visit_type in p.visit_types
+        and stay.visit_type == "inpatient"
+        and stay.inst != visit.inst
+        and stay.adm_t is not None
+        and stay.dis_t is not None
+        and stay.adm_t <= visit.t < stay.dis_t
+    )
+
+
+def _stay_overlap(
+    records: list[SettledRec], i: int, p: kinds.StayOverlap, kb: KnowledgeBase
+) -> Hit | None:
+    visit = records[i]
+    for stay in records:
+        if _inside(visit, stay, p):
+            return Hit((), stay.sid)
+    return None
+
+
+def _daily_quantity(
+    records: list[SettledRec], i: int, p: kinds.DailyQuantity, kb: KnowledgeBase
+) -> Hit | None:
+    target = records[i]
+    hit_ids: list[str] = []
+    worst = 0.0
+    limits: dict[tuple[str, int], float] = {}
+    for item in target.items:
+        ref = kb.items.get(item.code)
+        if ref is not None and ref.max_per_day is not None:
+            limits[(item.code, item.day)] = ref.max_per_day
+    for (code, day), limit in limits.items():
+        total = sum(
+            it.qty for r in records[: i + 1] for it in r.items if it.code == code and it.day == day
+        )
+        if total > limit:
+            worst = max(worst, total)
+            hit_ids.extend(it.item_id for it in target.items if it.code == code and it.day == day)
+    return Hit(tuple(hit_ids), worst) if hit_ids else None
+
+
+class WindowKind(NamedTuple):
+    targets: Callable[[list[SettledRec], int, Any], Iterable[int]]
+    check: Check
+
+
+IMPLEMENTATIONS: dict[str, WindowKind] = {
+    "same_day_institutions": WindowKind(_sequential_targets, _same_day_institutions),
+    "visit_count": WindowKind(_sequential_targets, _visit_count),
+    "repeat_dispense": WindowKind(_sequential_targets, _repeat_dispense),
+    "readmission": WindowKind(_sequential_targets, _readmission),
+    "stay_overlap": WindowKind(_overlap_targets, _stay_overlap),
+    "daily_quantity": WindowKind(_sequential_targets, _daily_quantity),
+}
+
+assert set(IMPLEMENTATIONS) == set(kinds.WINDOW_KINDS), "every window kind needs an implementation"

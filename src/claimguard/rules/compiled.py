@@ -1,0 +1,72 @@
+"""A rule compiled from its spec: closures for its conditions and message, ready to index."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from claimguard.model import DoctorRow, Event, Institution, InstitutionRow, Item, ItemRow, Patient
+from claimguard.model.events import Visit
+from claimguard.rules.expr import Compiled, Env
+from claimguard.rules.spec import RuleSpec
+from claimguard.rules.windows import SettledRec
+
+# Names an expression may use, with the types their attribute chains are checked against.
+VISIT_NAMES: dict[str, Any] = {
+    "event": Event,
+    "visit": Visit,
+    "patient": Patient,
+    "institution": Institution,
+    "items": None,
+    "inst": InstitutionRow,
+    "doctor": DoctorRow,
+    "deceased_on": None,
+    "event_date": None,
+    "age": None,
+    "params": dict,
+}
+ITEM_NAMES: dict[str, Any] = {**VISIT_NAMES, "item": Item, "ref": ItemRow}
+APPLIES_NAMES: dict[str, Any] = {"ref": ItemRow, "params": dict}
+# A window finding may concern an earlier settlement, so its message sees the stored record.
+WINDOW_NAMES: dict[str, Any] = {"settlement": SettledRec, "params": dict, "detail": None}
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledRule:
+    spec: RuleSpec
+    path: Path
+    line: int
+    when: Compiled | None
+    applies: Compiled | None
+    involves: Compiled | None
+    message_zh: Callable[[Env], str]
+    message_en: Callable[[Env], str]
+    window: BaseModel | None  # validated params of a window check
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.spec.params
+
+    def in_force(self, day: dt.date) -> bool:
+        eff = self.spec.effective
+        if eff is None:
+            return True
+        return (eff.from_ is None or eff.from_ <= day) and (eff.until is None or day <= eff.until)
+
+    def covers(self, region: str) -> bool:
+        return not self.spec.regions or region.startswith(tuple(self.spec.regions))
+
+    def applies_to(self, ref: ItemRow | None) -> bool:
+        """Evaluated once per catalog row at bind time, so the hot path never sees it."""
+        if self.applies is None:
+            return True
+        return bool(self.applies({"ref": ref, "params": self.spec.params}))

@@ -1,0 +1,245 @@
+"""Load rule packs from YAML, compile them, and refuse bad ones naming file, line and rule."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from claimguard.rules.compiled import (
+    APPLIES_NAMES,
+    ITEM_NAMES,
+    VISIT_NAMES,
+    WINDOW_NAMES,
+    CompiledRule,
+)
+from claimguard.rules.expr import ExprError, compile_expr, compile_template
+from claimguard.rules.functions import FUNCTIONS
+from claimguard.rules.spec import PackSpec, RuleSpec
+from claimguard.rules.taxonomy import TAXONOMY, allowed_actions
+from claimguard.rules.windows import WINDOW_KINDS, retention_days
+from claimguard.rules.yamlfile import LineDict, line_of, load_yaml
+
+LAYERS = ("norms", "policy", "authenticity")
+
+
+def default_rules_dir() -> Path:
+    """The packs shipped in the repository's `rules/`, or $CLAIMGUARD_RULES."""
+    env = os.environ.get("CLAIMGUARD_RULES")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[3] / "rules"
+
+
+class PackError(ValueError):
+    """One or more rule-pack problems, each `file:line: rule ID: message`."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass
+class RuleSet:
+    rules: list[CompiledRule] = field(default_factory=list)
+
+    @property
+    def item_rules(self) -> list[CompiledRule]:
+        return [r for r in self.rules if r.spec.scope == "item"]
+
+    @property
+    def visit_rules(self) -> list[CompiledRule]:
+        return [r for r in self.rules if r.spec.scope == "visit"]
+
+    @property
+    def window_rules(self) -> list[CompiledRule]:
+        return [r for r in self.rules if r.spec.scope == "window"]
+
+    def by_id(self, rule_id: str) -> CompiledRule:
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(rule_id)
+
+    @property
+    def retention_days(self) -> int:
+        """Days of patient history the window rules need (at least 31)."""
+        spans = [
+            retention_days(r.spec.check or "", r.window) for r in self.window_rules if r.window
+        ]
+        return max([31, *spans])
+
+
+def pack_files(directory: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in directory.rglob("*.y*ml")
+        if p.suffix in (".yaml", ".yml") and not any(part.startswith(".") for part in p.parts)
+    )
+
+
+def _compile_rule(spec: RuleSpec, raw: LineDict, path: Path) -> CompiledRule:
+    """Compile one validated rule; raises ValueError('line: message') on the first problem."""
+
+    def expr(field_name: str, names: dict[str, Any]) -> Any:
+        source = getattr(spec, field_name)
+        if source is None:
+            return None
+        try:
+            return compile_expr(source, names, FUNCTIONS)
+        except ExprError as exc:
+            raise ValueError(
+                f"{raw.key_lines.get(field_name, raw.line)}: {field_name}: {exc}"
+            ) from None
+
+    taxon = TAXONOMY[spec.violation]
+    if spec.layer != taxon.layer:
+        raise ValueError(f"{raw.line}: {spec.violation} belongs to layer {taxon.layer}")
+    if spec.subject != taxon.subject:
+        raise ValueError(f"{raw.line}: {spec.violation} has subject {taxon.subject}")
+    allowed = allowed_actions(spec.violation)
+    for stage, action in spec.stages.items():
+        if allowed.get(stage) != action:
+            line = raw.key_lines.get("stages", raw.line)
+            expected = allowed.get(stage, "not checked")
+            raise ValueError(
+                f"{line}: stages: {spec.violation} at {stage} is {expected}, not {action}"
+            )
+    names = {"item": ITEM_NAMES, "visit": VISIT_NAMES, "window": WINDOW_NAMES}[spec.scope]
+    window = None
+    if spec.scope == "window":
+        if spec.check not in WINDOW_KINDS:
+            kinds = ", ".join(sorted(WINDOW_KINDS))
+            raise ValueError(
+                f"{raw.key_lines.get('check', raw.line)}: check: {spec.check!r} is not one of "
+                f"{kinds}"
+            )
+        if spec.when or spec.applies_if or spec.involves:
+            raise ValueError(f"{raw.line}: a window rule has no when/applies_if/involves")
+        if set(spec.stages) != {"settled"}:
+            raise ValueError(f"{raw.line}: stages: window rules run on settled events only")
+        try:
+            window = WINDOW_KINDS[spec.check].model_validate(spec.params)
+        except ValidationError as exc:
+            err = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise ValueError(
+                f"{raw.key_lines.get('params', raw.line)}: params.{where}: {err['msg']}"
+            ) from None
+    else:
+        if spec.when is None:
+            raise ValueError(f"{raw.line}: an {spec.scope} rule needs `when`")
+        if spec.check is not None:
+            raise ValueError(f"{raw.key_lines.get('check', raw.line)}: check is for window rules")
+        if spec.scope == "visit" and (spec.applies_if or spec.involves):
+            raise ValueError(f"{raw.line}: applies_if/involves are for item rules")
+    templates = {}
+    for lang in ("zh", "en"):
+        try:
+            templates[lang] = compile_template(getattr(spec.message, lang), names, FUNCTIONS)
+        except ExprError as exc:
+            line = raw.key_lines.get("message", raw.line)
+            raise ValueError(f"{line}: message.{lang}: {exc}") from None
+    return CompiledRule(
+        spec=spec,
+        path=path,
+        line=raw.line,
+        when=expr("when", names),
+        applies=expr("applies_if", APPLIES_NAMES),
+        involves=expr("involves", ITEM_NAMES),
+        message_zh=templates["zh"],
+        message_en=templates["en"],
+        window=window,
+    )
+
+
+def _load_file(path: Path, problems: list[str]) -> list[CompiledRule]:
+    try:
+        raw = load_yaml(path)
+    except OSError as exc:
+        problems.append(f"{path}: cannot read: {exc.strerror}")
+        return []
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 0
+        problems.append(f"{path}:{line}: invalid YAML: {getattr(exc, 'problem', exc)}")
+        return []
+    if not isinstance(raw, LineDict):
+        problems.append(f"{path}:1: a rule pack is a mapping with `pack`, `layer` and `rules`")
+        return []
+    raw_rules = raw.get("rules") if isinstance(raw.get("rules"), list) else []
+    try:
+        pack = PackSpec.model_validate(raw)
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False):
+            loc = err["loc"]
+            rule_note = ""
+            if len(loc) > 1 and loc[0] == "rules" and isinstance(loc[1], int):
+                rule = raw_rules[loc[1]] if loc[1] < len(raw_rules) else {}
+                rule_id = rule.get("id", f"#{loc[1] + 1}") if isinstance(rule, dict) else "?"
+                rule_note = f" rule {rule_id}:"
+            where = ".".join(str(p) for p in loc[2:] if not isinstance(p, int)) or ".".join(
+                str(p) for p in loc
+            )
+            problems.append(f"{path}:{line_of(raw, loc)}:{rule_note} {where}: {err['msg']}")
+        return []
+    if path.parent.name in LAYERS and pack.layer != path.parent.name:
+        problems.append(
+            f"{path}:{raw.key_lines.get('layer', 1)}: pack layer {pack.layer} "
+            f"lies in the {path.parent.name}/ folder"
+        )
+    compiled = []
+    for spec, raw_rule in zip(pack.rules, raw_rules, strict=True):
+        if spec.layer != pack.layer:
+            problems.append(
+                f"{path}:{raw_rule.line}: rule {spec.id}: layer {spec.layer} in a {pack.layer} pack"
+            )
+            continue
+        try:
+            compiled.append(_compile_rule(spec, raw_rule, path))
+        except ValueError as exc:
+            line, _, message = str(exc).partition(": ")
+            problems.append(f"{path}:{line}: rule {spec.id}: {message}")
+    return compiled
+
+
+def load_packs(directory: Path | str | None = None) -> RuleSet:
+    """Load every pack under `directory` (default: the shipped packs); raise PackError."""
+    root = Path(directory) if directory is not None else default_rules_dir()
+    if not root.is_dir():
+        raise PackError([f"{root}: not a rule-pack directory"])
+    files = pack_files(root)
+    problems: list[str] = []
+    rules: list[CompiledRule] = []
+    for path in files:
+        rules.extend(_load_file(path, problems))
+    if not files:
+        problems.append(f"{root}: no rule packs (*.yaml) found")
+    _check_ids(rules, problems)
+    if problems:
+        raise PackError(problems)
+    return RuleSet(rules)
+
+
+def _check_ids(rules: Iterable[CompiledRule], problems: list[str]) -> None:
+    first: dict[str, CompiledRule] = {}
+    for rule in rules:
+        if rule.id in first:
+            other = first[rule.id]
+            problems.append(
+                f"{rule.path}:{rule.line}: rule {rule.id}: duplicate id "
+                f"(also {other.path}:{other.line})"
+            )
+        else:
+            first[rule.id] = rule
+    for rule in rules:
+        target = rule.spec.overrides
+        if target is not None and target not in first:
+            problems.append(
+                f"{rule.path}:{rule.line}: rule {rule.id}: overrides unknown rule {target!r}"
+            )

@@ -1,0 +1,78 @@
+"""The rule-pack file format, as pydantic models: unknown fields are refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from claimguard.rules.taxonomy import ViolationCode
+
+EventTypeName = Literal["precheck", "settle", "settled"]
+ActionName = Literal["alert", "hold", "flag"]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Message(_Spec):
+    zh: str = Field(min_length=1, description="the reviewer's sentence, Chinese")
+    en: str = Field(min_length=1, description="the same sentence, English")
+
+
+class Effective(_Spec):
+    from_: dt.date | None = Field(default=None, alias="from")
+    until: dt.date | None = None
+
+
+class Expected(_Spec):
+    settlement: str
+    action: ActionName
+    items: list[str] | None = None
+
+
+class CaseSpec(_Spec):
+    name: str
+    events: list[dict[str, Any]] = Field(min_length=1)
+    knowledge: dict[str, list[dict[str, Any]]] = Field(
+        default_factory=dict, description="extra knowledge rows per file stem, e.g. items"
+    )
+    hits: list[Expected]
+
+
+class RuleSpec(_Spec):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    version: int = Field(ge=1)
+    title: str = ""
+    violation: ViolationCode
+    layer: Literal["norms", "policy", "authenticity"]
+    subject: Literal["institution", "insured"]
+    scope: Literal["item", "visit", "window"]
+    stages: dict[EventTypeName, ActionName] = Field(min_length=1)
+    severity: Literal["low", "medium", "high"] = "medium"
+    message: Message
+    basis: str = Field(min_length=1, description="the regulation and article it rests on")
+    params: dict[str, Any] = Field(default_factory=dict)
+    applies_if: str | None = Field(
+        default=None, description="item scope: condition on the catalog row only (indexed)"
+    )
+    when: str | None = None
+    involves: str | None = Field(
+        default=None, description="item scope: item ids involved besides the hit item"
+    )
+    check: str | None = Field(default=None, description="window scope: the kind of check")
+    regions: list[str] = Field(
+        default_factory=list, description="区划 prefixes (就医地) the rule is limited to"
+    )
+    overrides: str | None = Field(default=None, description="id of a rule this one replaces")
+    effective: Effective | None = None
+    tests: list[CaseSpec] = Field(default_factory=list)
+
+
+class PackSpec(_Spec):
+    pack: str = Field(min_length=1)
+    layer: Literal["norms", "policy", "authenticity"]
+    description: str = ""
+    rules: list[RuleSpec] = Field(min_length=1)
