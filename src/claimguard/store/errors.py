@@ -8,7 +8,6 @@ from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 _TRANSIENT_CODES = frozenset(
     {
         159,  # TIMEOUT_EXCEEDED
-        164,  # READONLY
         202,  # TOO_MANY_SIMULTANEOUS_QUERIES
         209,  # SOCKET_TIMEOUT
         210,  # NETWORK_ERROR

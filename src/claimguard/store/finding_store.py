@@ -118,6 +118,7 @@ class FindingStore:
 
     def sync_regions(self) -> int:
         """Add chains for assigned regions that lack one (e.g. rows written by other tools)."""
+
         def run() -> int:
             result = self.client.query(
                 f"SELECT DISTINCT assigned_region FROM {FINDINGS} "
@@ -230,6 +231,7 @@ class FindingStore:
 
     def findings_for_settlement(self, settlement_id: str) -> list[Finding]:
         """Every stored finding of one settlement, once each, in its latest state."""
+
         def run() -> list[Finding]:
             result = self.client.query(
                 f"SELECT {', '.join(COLUMNS)} FROM {FINDINGS} FINAL "

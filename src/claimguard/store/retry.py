@@ -51,8 +51,9 @@ def retrying(
             if max_attempts is not None and backoff.attempt + 1 >= max_attempts:
                 raise
             delay = backoff.next_delay()
-            log.warning("%s failed (attempt %d), retrying in %.2fs: %s",
-                        what, backoff.attempt, delay, exc)
+            log.warning(
+                "%s failed (attempt %d), retrying in %.2fs: %s", what, backoff.attempt, delay, exc
+            )
             sleep(delay)
 
 
@@ -75,6 +76,7 @@ async def retrying_async(
             if max_attempts is not None and backoff.attempt + 1 >= max_attempts:
                 raise
             delay = backoff.next_delay()
-            log.warning("%s failed (attempt %d), retrying in %.2fs: %s",
-                        what, backoff.attempt, delay, exc)
+            log.warning(
+                "%s failed (attempt %d), retrying in %.2fs: %s", what, backoff.attempt, delay, exc
+            )
             await sleep(delay)
