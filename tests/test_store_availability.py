@@ -6,6 +6,7 @@ time, and the test process may already host another engine.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import subprocess
@@ -16,7 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from claimguard.store import Backoff, FindingStore, StoreError, StoreUnavailable, retrying
+from claimguard.store import (
+    Backoff,
+    FindingStore,
+    StoreError,
+    StoreUnavailable,
+    retrying,
+    retrying_async,
+)
 
 HOLD = textwrap.dedent(
     """
@@ -129,3 +137,30 @@ def test_retrying_returns_once_the_call_succeeds() -> None:
         return outcome
 
     assert retrying(flaky, sleep=lambda _: None) == "ok"
+
+
+def test_retrying_async_waits_without_blocking_the_loop() -> None:
+    outcomes: list[Exception | str] = [StoreUnavailable("down"), "ok"]
+    ticks: list[int] = []
+
+    def flaky() -> str:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    async def ticker() -> None:
+        for i in range(3):
+            ticks.append(i)
+            await asyncio.sleep(0.01)
+
+    async def main() -> tuple[str, int]:
+        tick = asyncio.create_task(ticker())
+        result = await retrying_async(flaky, backoff=Backoff(initial=0.05, jitter=0.0))
+        ticked_meanwhile = len(ticks)
+        await tick
+        return result, ticked_meanwhile
+
+    result, ticked_meanwhile = asyncio.run(main())
+    assert result == "ok"
+    assert ticked_meanwhile == 3  # the loop ran other tasks during the 50 ms back-off

@@ -73,7 +73,9 @@ def test_editing_an_applied_migration_is_refused(store: FindingStore, tmp_path: 
     edited = tmp_path / "schemas"
     shutil.copytree(default_schema_dir(), edited)
     first = sorted(edited.glob("001_*.sql"))[0]
-    first.write_text(first.read_text() + "\n-- edited\n")
+    first.write_text(first.read_text() + "\n-- comments and layout may change\n")
+    assert store.migrate(edited) == []
+    first.write_text(first.read_text() + "ALTER TABLE claimguard.findings DROP COLUMN message;\n")
     with pytest.raises(StoreError, match="changed after it was applied"):
         store.migrate(edited)
 
@@ -145,6 +147,33 @@ def test_reversal_in_a_later_call_excludes_the_settlement(store: FindingStore) -
     assert store.count() == 3 and store.count(include_reversed=False) == 1
     assert all(f.reversed for f in store.findings_for_settlement("S1"))
     assert totals_by_region(store) == {"320602": 1, "320600": 1, "320000": 1, "000000": 1}
+
+
+def test_reversal_leaves_alerts_and_holds_alone(store: FindingStore) -> None:
+    # Contract §3: a reversal marks the settlement's flags; the precheck alert and the
+    # settle hold answered their requests at the time.
+    store.write(
+        [
+            sample_finding(
+                "pre", settlement_id="S1", event_type="precheck", stage="pre", action="alert"
+            ),
+            sample_finding(
+                "in", settlement_id="S1", event_type="settle", stage="in", action="hold"
+            ),
+            sample_finding("post", settlement_id="S1"),
+        ]
+    )
+    assert store.mark_reversed(["S1"]) == 1
+    late_hold = sample_finding(
+        "in2", settlement_id="S1", event_type="settle", stage="in", action="hold"
+    )
+    store.write([late_hold, sample_finding("post2", settlement_id="S1")])
+    state = {f.finding_id: f.reversed for f in store.findings_for_settlement("S1")}
+    assert state == {"pre": False, "in": False, "in2": False, "post": True, "post2": True}
+    assert {(r.action, r.findings) for r in store.totals(region="000000")} == {
+        ("alert", 1),
+        ("hold", 2),
+    }
 
 
 def test_reversal_from_another_store_handle(store: FindingStore, target: str) -> None:

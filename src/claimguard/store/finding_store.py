@@ -36,6 +36,9 @@ log = logging.getLogger("claimguard.store")
 FINDINGS = "claimguard.findings"
 REVERSALS = "claimguard.reversals"
 REGION_CHAINS = "claimguard.region_chains"
+# Contract §3: a reversal "marks that settlement's earlier flags as reversed". Alerts and
+# holds answered a precheck/settle request at the time; they stay as they were.
+REVERSIBLE_ACTION = "flag"
 
 
 def _now() -> dt.datetime:
@@ -158,7 +161,10 @@ class FindingStore:
         now = _now()
         rows: list[list[Any]] = []
         for finding in findings:
-            is_reversed = finding.reversed or finding.settlement_id in reversed_settlements
+            is_reversed = finding.reversed or (
+                finding.action == REVERSIBLE_ACTION
+                and finding.settlement_id in reversed_settlements
+            )
             if finding.finding_id in stored and stored[finding.finding_id] >= is_reversed:
                 continue  # redelivery: nothing new to say
             try:
@@ -190,8 +196,8 @@ class FindingStore:
         return {str(row[0]) for row in result.result_rows}
 
     def mark_reversed(self, settlement_ids: Sequence[str]) -> int:
-        """Record the reversals and re-insert each stored finding of those settlements as
-        a reversed version; returns the number of findings newly marked.
+        """Record the reversals and re-insert each stored flag of those settlements as a
+        reversed version; returns the number of findings newly marked.
 
         Why re-insert rather than ALTER TABLE ... UPDATE: a mutation rewrites whole data
         parts and runs asynchronously on a server, which is the wrong tool for a stream of
@@ -212,8 +218,9 @@ class FindingStore:
         columns = ", ".join(COLUMNS)
         current = self.client.query(
             f"SELECT {columns} FROM {FINDINGS} FINAL "
-            "WHERE settlement_id IN {sids:Array(String)} AND reversed = 0",
-            parameters={"sids": sids},
+            "WHERE settlement_id IN {sids:Array(String)} AND reversed = 0 "
+            "AND action = {action:String}",
+            parameters={"sids": sids, "action": REVERSIBLE_ACTION},
         )
         version = row_version(True, now)
         reversed_col, version_col = COLUMNS.index("reversed"), COLUMNS.index("version")

@@ -3,8 +3,9 @@
 The .sql files at the repository top are the single source of truth for the DDL. The
 store finds them relative to this package (an editable install or a checkout), or at
 `$CLAIMGUARD_SCHEMA_DIR`, or wherever the caller points. Applied versions are recorded
-in `claimguard.schema_migrations` with a checksum, so editing an applied file is caught
-instead of silently diverging from the databases that ran the old text.
+in `claimguard.schema_migrations` with a checksum of their statements, so changing an
+applied migration is caught instead of silently diverging from the databases that ran
+the old one.
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ class Migration:
 
     @property
     def checksum(self) -> str:
-        return hashlib.sha256(self.sql.encode()).hexdigest()
+        """Of the statements, whitespace-folded: editing comments or layout is harmless."""
+        canonical = ";\n".join(" ".join(s.split()) for s in split_statements(self.sql))
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
     @property
     def file_name(self) -> str:
