@@ -25,6 +25,7 @@ from claimguard.store import (
     retrying,
     retrying_async,
 )
+from claimguard.store.targets import normalize_target
 
 HOLD = textwrap.dedent(
     """
@@ -164,3 +165,13 @@ def test_retrying_async_waits_without_blocking_the_loop() -> None:
     result, ticked_meanwhile = asyncio.run(main())
     assert result == "ok"
     assert ticked_meanwhile == 3  # the loop ran other tasks during the 50 ms back-off
+
+
+def test_relative_chdb_paths_become_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert normalize_target("chdb://./data/ch") == f"chdb://{tmp_path}/data/ch"
+    assert normalize_target("chdb://data/ch?x=1") == f"chdb://{tmp_path}/data/ch?x=1"
+    for unchanged in ("chdb:///abs/dir", "chdb://memory", "chdb://memory/db", "http://h:8123"):
+        assert normalize_target(unchanged) == unchanged

@@ -29,6 +29,7 @@ from claimguard.store.regions import (
     tree_of,
 )
 from claimguard.store.rows import COLUMNS, epoch_ms, row_version, to_finding, to_row
+from claimguard.store.targets import normalize_target
 
 T = TypeVar("T")
 log = logging.getLogger("claimguard.store")
@@ -60,7 +61,8 @@ class FindingStore:
     def connect(cls, target: str, **client_args: Any) -> FindingStore:
         """Open `chdb:///path/to/dir` or `http://host:8123[/?user=..]`. Raises
         StoreUnavailable when the target cannot be reached (or, for chdb, another process
-        holds the directory)."""
+        holds the directory). A relative `chdb://data/dir` is taken from the cwd."""
+        target = normalize_target(target)
         try:
             client = clickhouse_connect.get_client(dsn=target, **client_args)
         except Exception as exc:
