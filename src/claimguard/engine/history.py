@@ -60,7 +60,8 @@ class PatientHistory:
                 "x": self.reversed,
                 "q": self.seq,
                 "d": self.latest_day,
-            }
+            },
+            default=tuple,  # records are NamedTuples, which orjson leaves to `default`
         )
 
     @classmethod

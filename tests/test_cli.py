@@ -1,0 +1,96 @@
+"""The real `claimguard` command: exit codes and messages on good and unreadable input."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from claimguard.model.schema import schema_documents
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run(cli: list[str], *args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*cli, *map(str, args)], capture_output=True, text=True, check=False)
+
+
+def test_replay_prints_counts(sample_dir: Path, claimguard_cli: list[str], tmp_path: Path):
+    result = run(
+        claimguard_cli,
+        "replay",
+        "--knowledge",
+        sample_dir / "knowledge",
+        "--events",
+        sample_dir / "events.jsonl",
+        "--out",
+        tmp_path / "f.jsonl",
+    )
+    assert result.returncode == 0
+    assert "events 716" in result.stdout and "dead letters 4" in result.stdout
+    assert "duplicates 1" in result.stdout
+    assert (tmp_path / "f.jsonl.deadletter.jsonl").read_text().count("\n") == 4
+
+
+def test_replay_refuses_a_bad_knowledge_file(
+    sample_dir: Path, claimguard_cli: list[str], tmp_path: Path
+):
+    kb = tmp_path / "kb"
+    shutil.copytree(sample_dir / "knowledge", kb)
+    text = (kb / "institutions.csv").read_text().replace(",3,320602,", ",three,320602,", 1)
+    (kb / "institutions.csv").write_text(text)
+    result = run(
+        claimguard_cli,
+        "replay",
+        "--knowledge",
+        kb,
+        "--events",
+        sample_dir / "events.jsonl",
+        "--out",
+        tmp_path / "f.jsonl",
+    )
+    assert result.returncode == 2
+    assert "institutions.csv:2: column 4 (level='three')" in result.stderr
+    assert not (tmp_path / "f.jsonl").exists()
+
+
+def test_replay_refuses_bad_rules(sample_dir: Path, claimguard_cli: list[str], tmp_path: Path):
+    rules = tmp_path / "rules"
+    (rules / "norms").mkdir(parents=True)
+    (rules / "norms" / "x.yaml").write_text("pack: x\nlayer: norms\nrules: [{id: Bad}]\n")
+    result = run(
+        claimguard_cli,
+        "replay",
+        "--knowledge",
+        sample_dir / "knowledge",
+        "--events",
+        sample_dir / "events.jsonl",
+        "--out",
+        tmp_path / "f.jsonl",
+        "--rules",
+        rules,
+    )
+    assert result.returncode == 2
+    assert f"{rules / 'norms' / 'x.yaml'}:3: rule Bad:" in result.stderr
+
+
+def test_replay_refuses_missing_events(sample_dir: Path, claimguard_cli: list[str], tmp_path: Path):
+    result = run(
+        claimguard_cli,
+        "replay",
+        "--knowledge",
+        sample_dir / "knowledge",
+        "--events",
+        tmp_path / "nope.jsonl",
+        "--out",
+        tmp_path / "f.jsonl",
+    )
+    assert result.returncode == 2 and "cannot read events" in result.stderr
+
+
+def test_committed_json_schemas_match_the_models():
+    """schemas/json is generated from the pydantic models; regenerate with `make schemas`."""
+    for name, content in schema_documents().items():
+        committed = REPO / "schemas" / "json" / name
+        assert committed.is_file(), f"{committed} missing: run make schemas"
+        assert committed.read_bytes() == content, f"{committed} drifted: run make schemas"
