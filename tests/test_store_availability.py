@@ -72,6 +72,7 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.mark.integration  # two processes with embedded ClickHouse (chdb)
 def test_locked_chdb_directory_is_waited_out(tmp_path: Path) -> None:
     target = f"chdb://{tmp_path / 'db'}"
     holder = subprocess.Popen(

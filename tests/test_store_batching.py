@@ -18,6 +18,9 @@ class ManualClock:
         return self.now
 
 
+pytestmark = pytest.mark.integration  # embedded ClickHouse (chdb)
+
+
 @pytest.fixture(scope="module")
 def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     target = f"chdb://{tmp_path_factory.mktemp('chdb')}"

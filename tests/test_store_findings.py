@@ -20,6 +20,8 @@ from claimguard.store.sample import BEIJING, sample_finding
 
 TABLES = ("findings", "reversals", "region_chains")
 
+pytestmark = pytest.mark.integration  # embedded ClickHouse (chdb)
+
 
 @pytest.fixture(scope="module")
 def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

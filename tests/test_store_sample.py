@@ -18,11 +18,12 @@ from claimguard.replay import ReplaySession
 from claimguard.routing import RegionTree
 from claimguard.store import BatchWriter, FindingStore
 
-SAMPLE = Path("/work/shared/contract/sample")
-if not SAMPLE.is_dir():
-    SAMPLE = Path(__file__).resolve().parents[1] / "sample"
+SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "contract" / "sample"
 
-pytestmark = pytest.mark.skipif(not SAMPLE.is_dir(), reason="contract sample not present")
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not SAMPLE.is_dir(), reason="contract sample (../shared) not present"),
+]
 
 
 @pytest.fixture(scope="module")
