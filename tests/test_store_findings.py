@@ -291,3 +291,16 @@ def test_regions_csv_overrides_the_derived_parent(store: FindingStore) -> None:
     other.close()
     assert totals_by_region(store)["320602"] == 2
     assert "320600" not in totals_by_region(store)
+
+
+def test_sync_regions_chains_rows_written_by_other_tools(store: FindingStore) -> None:
+    store.write([sample_finding("a", assigned_region="320602")])
+    # Another tool copies a row for a region this store never chained.
+    store.client.command(
+        "INSERT INTO claimguard.findings SELECT * REPLACE ('b' AS finding_id, "
+        "'S-b' AS settlement_id, '440785' AS assigned_region) FROM claimguard.findings"
+    )
+    assert "440785" not in totals_by_region(store)
+    assert store.sync_regions() == 1
+    assert totals_by_region(store)["440700"] == 1
+    assert totals_by_region(store)["000000"] == 2

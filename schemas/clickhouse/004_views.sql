@@ -1,4 +1,6 @@
 -- Read paths that hide the dedup mechanics: each finding once, in its latest state.
+-- A view's `*` is expanded when it is created: a migration that adds a column to
+-- claimguard.findings must also recreate findings_current (CREATE OR REPLACE VIEW).
 
 CREATE VIEW IF NOT EXISTS claimguard.findings_current AS
 SELECT *
