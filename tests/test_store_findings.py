@@ -291,6 +291,20 @@ def test_regions_csv_overrides_the_derived_parent(store: FindingStore) -> None:
     other.close()
     assert totals_by_region(store)["320602"] == 2
     assert "320600" not in totals_by_region(store)
+    # A region first seen after the override is chained with the knowledge base's tree.
+    store.load_regions({"320602": "320000", "320681": "320000"})
+    other = FindingStore.connect(store.target)
+    other.write([sample_finding("d", assigned_region="320699")])  # derived: under 320600
+    store.write([sample_finding("e", assigned_region="429005")])  # given tree, new region
+    other.write([sample_finding("f", assigned_region="429005")])  # already chained
+    other.close()
+    assert store.ancestors("320681") == ["320681", "320000", "000000"]
+    chains = dict(
+        store.client.query(
+            "SELECT region, source FROM claimguard.region_chains FINAL ORDER BY region"
+        ).result_rows
+    )
+    assert chains["429005"] == 1 and chains["320699"] == 0 and chains["320681"] == 1
 
 
 def test_sync_regions_chains_rows_written_by_other_tools(store: FindingStore) -> None:

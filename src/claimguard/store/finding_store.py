@@ -53,6 +53,7 @@ class FindingStore:
         self.client = client
         self.target = target
         self._tree = tree_of(None)
+        self._source = SOURCE_DERIVED  # whose tree new chains come from; see 003_regions.sql
         self._chained: set[str] | None = None  # regions that have a chain row; lazy
 
     # -- lifecycle -------------------------------------------------------------------
@@ -95,6 +96,7 @@ class FindingStore:
         rewrite the chain of every region they touch or that findings already use.
         Returns the number of chains written."""
         self._tree = tree_of(parents)
+        self._source = SOURCE_GIVEN
         return self._call(lambda: self._load_regions(parents))
 
     def _load_regions(self, parents: Mapping[str, str]) -> int:
@@ -117,7 +119,7 @@ class FindingStore:
         known = self._chained_regions()
         missing = set(regions) - known
         if missing:
-            rows = chain_rows(self._tree, missing, SOURCE_DERIVED, epoch_ms(_now()))
+            rows = chain_rows(self._tree, missing, self._source, epoch_ms(_now()))
             self.client.insert(REGION_CHAINS, rows, column_names=CHAIN_COLUMNS)
             known.update(missing)
 
