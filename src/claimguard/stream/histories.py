@@ -1,0 +1,80 @@
+"""Patient histories: working copies in memory, the Faust table (and its changelog) as truth.
+
+The table is keyed by person_id and written to the changelog partition of the input
+message, so it is partitioned like `claims.events` and Faust assigns, recovers and hands
+over each table partition together with its input partition.
+
+Working copies save a `from_bytes` per event. A copy changed since the last seal is
+"dirty"; `seal()` serialises the dirty copies into a snapshot that `persist()` writes to
+the table once the findings of the same events are stored. Clean copies are evicted first
+when the cache is full; a rebalance clears it (the table is then the only truth).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from claimguard.engine import PatientHistory
+
+Snapshot = list[tuple[bytes, int, bytes]]  # (table key, changelog partition, value)
+
+
+class HistoryCache:
+    def __init__(self, table: Any, capacity: int = 200_000) -> None:
+        self.table = table
+        self.capacity = capacity
+        self._live: OrderedDict[str, PatientHistory] = OrderedDict()
+        self._dirty: dict[str, int] = {}  # person → partition, changed since the last seal
+
+    def get(self, person: str) -> PatientHistory:
+        history = self._live.get(person)
+        if history is not None:
+            self._live.move_to_end(person)
+            return history
+        raw = self.table.data.get(person.encode())
+        history = PatientHistory.from_bytes(raw) if raw else PatientHistory()
+        self._live[person] = history
+        return history
+
+    def touched(self, person: str, partition: int) -> None:
+        self._dirty[person] = partition
+
+    def seal(self) -> Snapshot:
+        """Serialise every history changed since the last seal."""
+        live = self._live
+        snapshot = [
+            (person.encode(), partition, live[person].to_bytes())
+            for person, partition in self._dirty.items()
+        ]
+        self._dirty = {}
+        return snapshot
+
+    def persist(self, snapshot: Snapshot) -> None:
+        """Write a sealed snapshot to the table and its changelog (sent before the next
+        offset commit: Faust flushes the producer before it commits)."""
+        data = self.table.data
+        send = self.table.send_changelog
+        for key, partition, value in snapshot:
+            data[key] = value
+            send(partition, key, value, key_serializer="raw", value_serializer="raw")
+        self._evict()
+
+    def _evict(self) -> None:
+        excess = len(self._live) - self.capacity
+        if excess <= 0:
+            return
+        for person in list(self._live)[: excess + len(self._dirty)]:
+            if excess <= 0:
+                break
+            if person not in self._dirty:
+                del self._live[person]
+                excess -= 1
+
+    def clear(self) -> None:
+        """Forget every working copy (after a rebalance, or when a batch is abandoned)."""
+        self._live.clear()
+        self._dirty.clear()
+
+    def __len__(self) -> int:
+        return len(self._live)

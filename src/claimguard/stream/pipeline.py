@@ -1,0 +1,277 @@
+"""The worker's pipeline: a batch of input messages → engine → decisions, dead letters,
+findings; then, per sealed epoch, store → history changelog → offsets.
+
+Ordering is what makes it lossless (at-least-once with idempotent effects):
+
+1. Each batch is decoded and evaluated at once; decisions and dead letters are sent
+   immediately (their latency does not wait for the store) and the findings, reversals,
+   messages and touched histories accumulate in the open *epoch*.
+2. An epoch is sealed when it is big or old enough: the touched histories are serialised
+   right then, so the snapshot matches exactly the events of the epoch. One sealed epoch
+   at a time is flushed in the background while the next one fills: it awaits the broker's
+   acknowledgement of its decisions and dead letters, writes its findings and reversals to
+   the store (retrying with backoff for as long as the store fails), writes its histories
+   to the Faust table's changelog, and only then acks its messages. Faust commits acked
+   offsets after flushing the producer, so a committed offset always follows stored
+   findings, published decisions and a persisted history.
+3. If the next epoch is due while the previous one is still flushing (e.g. the store is
+   down), the batch handler waits: the consumer stops fetching instead of dropping.
+
+A crash re-delivers everything after the last committed offset. Events whose history was
+persisted are duplicates to the engine (nothing new); the others are evaluated again from
+the persisted history and yield the same deterministic finding ids, which the store folds.
+Decisions of such events can be published twice: consumers dedupe by event_id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from faust.types import Message
+
+from claimguard.decode import DecodeError, decode
+from claimguard.engine import Engine, PatientHistory
+from claimguard.store import Backoff, BatchWriter, StoreError, retrying_async
+from claimguard.stream.histories import HistoryCache, Snapshot
+from claimguard.stream.messages import Record, dead_letter_record, decision_record
+from claimguard.stream.stats import PipelineStats
+from claimguard.stream.topics import TopicNames
+
+log = logging.getLogger("claimguard.stream")
+
+Send = Callable[[Record], Awaitable[Awaitable[Any]]]
+
+
+@dataclass
+class Epoch:
+    writer: BatchWriter
+    messages: list[Message] = field(default_factory=list)
+    sends: list[tuple[Record, Awaitable[Any]]] = field(default_factory=list)
+    snapshot: Snapshot = field(default_factory=list)
+    opened: float = field(default_factory=time.monotonic)
+
+    def __len__(self) -> int:
+        return len(self.messages)
+
+
+class Pipeline:
+    """The batch handler of the input topic and the flusher of sealed epochs."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        store: Any,  # FindingSink: write(findings), mark_reversed(settlement_ids)
+        histories: HistoryCache,
+        consumer: Callable[[], Any],  # → the Faust consumer (created lazily by the app)
+        send: Send,
+        topics: TopicNames,
+        flush_events: int = 5_000,
+        flush_findings: int = 5_000,
+        flush_interval: float = 0.5,
+        urgent_flush_timeout: float = 10.0,
+        stats: PipelineStats | None = None,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.histories = histories
+        self._consumer = consumer
+        self._send = send
+        self.topics = topics
+        self.flush_events = flush_events
+        self.flush_findings = flush_findings
+        self.flush_interval = flush_interval
+        self.urgent_flush_timeout = urgent_flush_timeout
+        self.stats = stats or PipelineStats()
+        self._open = self._new_epoch()
+        self._inflight: asyncio.Task[None] | None = None
+        self._inflight_epoch: Epoch | None = None
+        self._rotating = asyncio.Lock()
+        self._urgent_since: float | None = None
+
+    def _new_epoch(self) -> Epoch:
+        return Epoch(BatchWriter(self.store, max_rows=self.flush_findings))
+
+    # -- the batch handler (called by the consumer's drain loop) ---------------------------
+
+    async def handle(self, messages: list[Message]) -> None:
+        consumer = self._consumer()
+        if not consumer.flow_active:
+            return  # a rebalance or shutdown began: Faust seeks back to the committed offsets
+        generation = consumer.app.consumer_generation_id
+        started = time.perf_counter()
+        epoch = self._open
+        unacked = consumer._unacked_messages  # Faust's set of in-flight messages
+        process = self.engine.process
+        histories = self.histories
+        sends: list[Record] = []
+        processed = 0
+        for message in messages:
+            if message.generation_id != generation:
+                continue  # fetched before the last rebalance: re-read after the seek
+            unacked.add(message)
+            epoch.messages.append(message)
+            processed += 1
+            try:
+                event = decode(message.value)
+            except DecodeError as exc:
+                sends.append(self._dead_letter(message, exc.reason))
+                continue
+            person = self.engine.person_of(event) or _text(message.key)
+            history = histories.get(person) if person else PatientHistory()
+            try:
+                outcome = process(event, history)
+            except Exception as exc:  # a poison event must not stop the partition
+                log.exception("engine failed on %s", _where(message))
+                sends.append(self._dead_letter(message, f"engine failed: {exc!r}"))
+                if person:
+                    histories.touched(person, message.partition)
+                continue
+            if person:
+                histories.touched(person, message.partition)
+            if outcome.duplicate:
+                self.stats.duplicates += 1
+                continue
+            epoch.writer.add(outcome.findings)
+            epoch.writer.reverse(outcome.reversed_settlements)
+            self.stats.findings += len(outcome.findings)
+            decision = outcome.decision
+            if decision is not None:
+                sends.append(decision_record(self.topics.decisions, decision))
+                self.stats.decisions += 1
+        self.stats.events += processed
+        for record in sends:
+            epoch.sends.append((record, await self._send(record)))
+        self.stats.handle_seconds += time.perf_counter() - started
+        self.stats.batches += 1
+        if self._due(epoch):
+            await self.rotate()
+
+    def _dead_letter(self, message: Message, reason: str) -> Record:
+        self.stats.dead_letters += 1
+        log.warning("dead letter %s: %s", _where(message), reason)
+        return dead_letter_record(
+            self.topics.deadletter, message.key, message.value or b"", reason, _where(message)
+        )
+
+    def _due(self, epoch: Epoch) -> bool:
+        if not epoch.messages:
+            return False
+        return (
+            len(epoch.messages) >= self.flush_events
+            or epoch.writer.pending >= self.flush_findings
+            or time.monotonic() - epoch.opened >= self.flush_interval
+        )
+
+    # -- sealing and flushing ---------------------------------------------------------------
+
+    async def rotate(self) -> None:
+        """Seal the open epoch and start flushing it, once the previous flush is done."""
+        async with self._rotating:
+            if self._inflight is not None:
+                started = time.perf_counter()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.shield(self._inflight)
+                self.stats.backpressure_seconds += time.perf_counter() - started
+                self._inflight = None
+            if not self._open.messages:
+                return
+            sealed, self._open = self._open, self._new_epoch()
+            sealed.snapshot = self.histories.seal()
+            self._inflight_epoch = sealed
+            self._inflight = asyncio.ensure_future(self._flush(sealed))
+
+    async def _flush(self, epoch: Epoch) -> None:
+        started = time.perf_counter()
+        await self._await_sends(epoch)
+        result = await retrying_async(
+            epoch.writer.flush,
+            what="store write",
+            backoff=Backoff(0.1, 5.0),
+            retry_on=(StoreError,),
+        )
+        self.stats.stored += result.inserted
+        self.histories.persist(epoch.snapshot)
+        consumer = self._consumer()
+        for message in epoch.messages:
+            consumer.ack(message)
+        self.stats.flushes += 1
+        self.stats.flush_seconds += time.perf_counter() - started
+
+    async def _await_sends(self, epoch: Epoch) -> None:
+        """Wait for the broker to acknowledge every decision and dead letter; resend the
+        ones that failed (the broker may be away for a while)."""
+        pending = epoch.sends
+        backoff = Backoff(0.1, 5.0)
+        while pending:
+            failed: list[tuple[Record, Awaitable[Any]]] = []
+            for record, future in pending:
+                try:
+                    await future
+                except Exception as exc:
+                    log.warning("publishing to %s failed, will resend: %r", record.topic, exc)
+                    failed.append((record, future))
+            if not failed:
+                return
+            await asyncio.sleep(backoff.next_delay())
+            pending = [(record, await self._send(record)) for record, _ in failed]
+
+    # -- timers, rebalances, shutdown ---------------------------------------------------------
+
+    async def tick(self) -> None:
+        """Called periodically: flush an old epoch even when no new messages arrive, and
+        give up a flush that blocks a rebalance or shutdown for too long."""
+        consumer = self._consumer()
+        urgent = not consumer.flow_active
+        if urgent and self._urgent_since is None:
+            self._urgent_since = time.monotonic()
+        elif not urgent:
+            self._urgent_since = None
+        idle = self._inflight is None or self._inflight.done()
+        if idle and self._open.messages and (urgent or self._due(self._open)):
+            await self.rotate()
+        if (
+            self._urgent_since is not None
+            and time.monotonic() - self._urgent_since > self.urgent_flush_timeout
+            and self.unflushed
+        ):
+            self.abandon("flush did not finish within the rebalance/shutdown grace period")
+
+    @property
+    def unflushed(self) -> int:
+        return len(self._open) + (0 if self._inflight is None or self._inflight.done() else 1)
+
+    def abandon(self, why: str) -> None:
+        """Drop unflushed epochs without acking: their events are re-processed from the last
+        committed offset, by this worker or the partition's next owner."""
+        log.error("abandoning unflushed events (%s)", why)
+        if self._inflight is not None and not self._inflight.done():
+            self._inflight.cancel()
+        consumer = self._consumer()
+        for epoch in (self._inflight_epoch, self._open):
+            for message in epoch.messages if epoch is not None else ():
+                if not message.acked:
+                    consumer._unacked_messages.discard(message)
+        self._inflight = self._inflight_epoch = None
+        self._open = self._new_epoch()
+        self.histories.clear()
+        self.stats.abandoned += 1
+
+    def on_partitions_revoked(self) -> None:
+        """Faust has already waited for our in-flight messages (`stream_wait_empty`), so
+        the working copies may go: the next owner of a partition reads the table."""
+        self.histories.clear()
+
+
+def _text(key: bytes | None) -> str | None:
+    return key.decode("utf-8", errors="replace") if key else None
+
+
+def _where(message: Message) -> str:
+    return f"{message.topic}/{message.partition}/{message.offset}"

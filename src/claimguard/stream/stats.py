@@ -1,0 +1,25 @@
+"""Counters of the pipeline: read by the benchmark and the demo today; the ops room will
+export them as Prometheus metrics."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass
+class PipelineStats:
+    events: int = 0  # input messages processed (including dead letters and duplicates)
+    dead_letters: int = 0
+    duplicates: int = 0
+    decisions: int = 0
+    findings: int = 0  # findings produced by the engine
+    stored: int = 0  # rows the store inserted (redeliveries excluded)
+    batches: int = 0
+    flushes: int = 0
+    abandoned: int = 0
+    handle_seconds: float = 0.0  # decoding, evaluating, publishing
+    flush_seconds: float = 0.0  # awaiting acks, store writes, changelog (in the background)
+    backpressure_seconds: float = 0.0  # handler waiting for the previous flush
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)

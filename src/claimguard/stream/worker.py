@@ -1,0 +1,181 @@
+"""`claimguard worker`: the Faust stream worker (contract §7).
+
+Wiring only: load the engine, open and migrate the store, make sure the topics exist,
+build the Faust app (input topic on the batch path, the history table, a flush timer) and
+run it under Faust's Worker, which owns signals and a clean shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import faust
+
+from claimguard.engine import Engine
+from claimguard.knowledge import KnowledgeError
+from claimguard.rules import PackError
+from claimguard.store import Backoff, FindingStore, StoreError, retrying
+from claimguard.stream.batching import BatchingApp
+from claimguard.stream.faults import with_outage_switch
+from claimguard.stream.histories import HistoryCache
+from claimguard.stream.messages import Record
+from claimguard.stream.pipeline import Pipeline
+from claimguard.stream.settings import WorkerSettings
+from claimguard.stream.stats import PipelineStats
+from claimguard.stream.topics import ensure_topics, partition_count
+
+EXIT_BAD_INPUT = 2
+EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE
+TICK_SECONDS = 0.05
+
+log = logging.getLogger("claimguard.stream")
+
+
+def open_store(target: str, region_parents: dict[str, str] | None = None) -> FindingStore:
+    """Connect and apply the DDL, waiting (with backoff) while the store is unavailable."""
+
+    def connect() -> FindingStore:
+        store = FindingStore.connect(target)
+        try:
+            store.migrate()
+            if region_parents:
+                store.load_regions(region_parents)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    return retrying(connect, what=f"opening store {target}", backoff=Backoff(0.2, 5.0))
+
+
+async def prepare_topics(settings: WorkerSettings) -> int:
+    """Create missing topics; return the input topic's partition count."""
+    await ensure_topics(settings.bootstrap, settings.topics.all())
+    count = await partition_count(settings.bootstrap, settings.topics.events)
+    if count <= 0:
+        raise RuntimeError(f"topic {settings.topics.events} has no partitions")
+    return count
+
+
+def build_app(
+    settings: WorkerSettings,
+    engine: Engine,
+    store: Any,
+    partitions: int,
+    stats: PipelineStats | None = None,
+) -> tuple[BatchingApp, Pipeline]:
+    """The Faust app: the input topic on the batch path, the history table partitioned like
+    it (Faust co-assigns topics with equal partition counts), and the pipeline."""
+    app = BatchingApp(
+        settings.group,
+        broker=f"kafka://{settings.bootstrap}",
+        store="memory://",
+        datadir=str(settings.datadir / settings.group),
+        topic_partitions=partitions,
+        topic_replication_factor=1,
+        table_standby_replicas=settings.standby_replicas,
+        web_enabled=False,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=settings.commit_interval,
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=settings.heartbeat_interval,
+        broker_rebalance_timeout=settings.rebalance_timeout,
+        broker_max_poll_records=settings.max_poll_records,
+        consumer_max_fetch_size=8 * 1024 * 1024,
+        producer_linger=0.002,
+        stream_wait_empty=True,  # a rebalance waits for our unflushed events (see pipeline)
+    )
+    table = app.Table(
+        settings.history_table,
+        default=None,
+        schema=faust.Schema(
+            key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+        ),
+        partitions=partitions,
+    )
+
+    async def send(record: Record) -> Any:
+        return await app.producer.send(
+            record.topic, record.key, record.value, None, None, record.headers
+        )
+
+    pipeline = Pipeline(
+        engine=engine,
+        store=store,
+        histories=HistoryCache(table, settings.history_cache),
+        consumer=lambda: app.consumer,
+        send=send,
+        topics=settings.topics,
+        flush_events=settings.flush_events,
+        flush_findings=settings.flush_findings,
+        flush_interval=settings.flush_interval,
+        urgent_flush_timeout=settings.urgent_flush_timeout,
+        stats=stats,
+    )
+    app.batch_topic(settings.topics.events, pipeline.handle)
+
+    @app.timer(TICK_SECONDS)
+    async def _tick() -> None:
+        await pipeline.tick()
+
+    @app.on_partitions_revoked.connect
+    async def _revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        pipeline.on_partitions_revoked()
+
+    return app, pipeline
+
+
+def tune_gc() -> None:
+    """Most objects a worker allocates die young; the default thresholds collect far too
+    often for an event rate like ours (measured: decoding 24 → 15 µs an event)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 1_000)
+
+
+def run_worker(
+    broker: str,
+    store: str,
+    knowledge: Path,
+    rules: Path | None = None,
+    group: str = "claimguard",
+) -> int:
+    settings = WorkerSettings(
+        broker=broker, store=store, knowledge=Path(knowledge), rules=rules, group=group
+    )
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        engine = Engine.load(settings.knowledge, settings.rules)
+    except (KnowledgeError, PackError, OSError) as exc:
+        print(f"claimguard worker: refused: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        finding_store = open_store(settings.store, engine.kb.region_parents)
+    except StoreError as exc:
+        print(f"claimguard worker: store {settings.store}: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    try:
+        partitions = asyncio.run(prepare_topics(settings))
+    except Exception as exc:
+        print(f"claimguard worker: broker {settings.broker}: {exc!r}", file=sys.stderr)
+        finding_store.close()
+        return EXIT_UNAVAILABLE
+    settings.datadir.mkdir(parents=True, exist_ok=True)
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    app, _ = build_app(settings, engine, with_outage_switch(finding_store), partitions)
+    tune_gc()
+    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    finally:
+        finding_store.close()
+    return 0
