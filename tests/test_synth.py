@@ -353,7 +353,7 @@ def test_oracle_finds_exactly_what_was_injected(synth: tuple[Path, SynthSummary]
     assert sorted(found - expected) == [], "found but not injected (background not clean)"
 
 
-def test_oracle_on_another_seed_and_a_short_period(tmp_path: Path) -> None:
-    generate(tmp_path, settlements=1200, seed=99, days=45)
+def test_oracle_on_another_seed_and_period(tmp_path: Path) -> None:
+    generate(tmp_path, settlements=1200, seed=99, days=60)
     expected = {(r["settlement_id"], r["violation"]) for r in _injected(tmp_path)}
     assert _oracle(tmp_path) == expected

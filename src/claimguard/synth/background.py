@@ -22,21 +22,20 @@ def background_patient(world: World, visits: Visits, budget: int) -> list[Settle
     rng = world.rng
     person = world.people.new()
     ledger = Ledger()
-    k = min(budget, rng.choices((1, 2, 3), (52, 31, 17))[0])
+    k = min(budget, world.days, rng.choices((1, 2, 3), (52, 31, 17))[0])
     days = sorted(rng.sample(range(world.days), k))
     plan: list[Settlement] = []
-    last_stay: tuple[str, int] | None = None  # (institution, discharge day)
+    discharged: dict[str, int] = {}  # institution → day of the latest discharge there
     for i, day in enumerate(days):
         limit = (days[i + 1] if i + 1 < k else world.days) - 1 - day
         kind = rng.choices(("outpatient", "pharmacy", "inpatient"), (66, 24, 10))[0]
         if kind == "inpatient" and limit >= 2:
-            exclude: tuple[str, ...] = ()
-            if last_stay and day - last_stay[1] <= SPLIT_WINDOW_DAYS:
-                exclude = (last_stay[0],)
-            inst = visits.institution(person, "hospital", exclude=exclude)
+            recent = {code for code, out in discharged.items()
+                      if day - out <= SPLIT_WINDOW_DAYS}
+            inst = visits.institution(person, "hospital", exclude=recent)
             s = visits.inpatient(person, day, rng.randint(2, min(MAX_STAY, limit)), ledger,
                                  inst=inst)
-            last_stay = (inst.code, s.day)
+            discharged[inst.code] = s.day
         elif kind == "pharmacy":
             s = visits.pharmacy(person, day, ledger)
         else:

@@ -17,8 +17,8 @@ import orjson
 from claimguard.synth.clock import Clock, day_of
 from claimguard.synth.settlement import EventType, Line, Settlement
 
-PRECHECK, SETTLE, SETTLED, REVERSAL, BROKEN = range(5)
-_KINDS = 8  # entries pack (index, kind) as index * _KINDS + kind
+PRECHECK, SETTLE, SETTLED, REVERSAL = range(4)
+_KINDS = 4
 _TYPE_OF: dict[int, EventType] = {
     PRECHECK: "precheck", SETTLE: "settle", SETTLED: "settled", REVERSAL: "reversal",
 }
@@ -52,7 +52,6 @@ class EventsWriter:
         self.rng = rng
         self._settlements = 0
         self._events = 0
-        self._patients: dict[str, dict[str, Any]] = {}
         self._institutions: dict[str, dict[str, Any]] = {}
 
     # -- ids ---------------------------------------------------------------------------
@@ -71,18 +70,14 @@ class EventsWriter:
     # -- rendering ---------------------------------------------------------------------
 
     def _patient(self, s: Settlement) -> dict[str, Any]:
-        p = s.person
-        cached = self._patients.get(p.person_id)
-        if cached is None:
-            cached = {
-                "person_id": p.person_id,
-                "gender": p.gender,
-                "birth_date": p.birth_date.isoformat(),
-                "insured_region": p.county.code,
-                "scheme": p.scheme,
-            }
-            self._patients[p.person_id] = cached
-        return cached
+        p = s.person  # not cached: there are about as many patients as settlements
+        return {
+            "person_id": p.person_id,
+            "gender": p.gender,
+            "birth_date": p.birth_date.isoformat(),
+            "insured_region": p.county.code,
+            "scheme": p.scheme,
+        }
 
     def _institution(self, s: Settlement) -> dict[str, Any]:
         i = s.institution
@@ -169,44 +164,46 @@ class EventsWriter:
 
     # -- the file ----------------------------------------------------------------------
 
-    def _schedule(self) -> list[tuple[int, int, int]]:
-        entries: list[tuple[int, int, int]] = []
-        seq = 0
+    def _schedule(self) -> list[int]:
+        """Sort keys `minute << 32 | seq`; `seq` is 4 × settlement index + event kind, or
+        4 × len(plan) + k for the k-th broken line. Plain ints keep the index small."""
+        keys: list[int] = []
         for index, s in enumerate(self.plan):
-            code = index * _KINDS
+            seq = index * _KINDS
             if s.precheck:
-                entries.append((s.precheck_at, seq, code + PRECHECK))
+                keys.append(s.precheck_at << 32 | seq + PRECHECK)
             if s.visit_type != "inpatient":
-                entries.append((s.at, seq + 1, code + SETTLE))
-            entries.append((s.at, seq + 2, code + SETTLED))
+                keys.append(s.at << 32 | seq + SETTLE)
+            keys.append(s.at << 32 | seq + SETTLED)
             if s.reversal_at is not None:
-                entries.append((s.reversal_at, seq + 3, code + REVERSAL))
-            seq += 4
-        broken = max(MIN_BROKEN, round(len(entries) * BROKEN_SHARE))
-        last = max(e[0] for e in entries)
+                keys.append(s.reversal_at << 32 | seq + REVERSAL)
+        broken = max(MIN_BROKEN, round(len(keys) * BROKEN_SHARE))
+        last = max(k >> 32 for k in keys)
+        first_broken = len(self.plan) * _KINDS
         for k in range(broken):
-            entries.append((self.rng.randint(0, last), seq + k, k * _KINDS + BROKEN))
+            keys.append(self.rng.randint(0, last) << 32 | first_broken + k)
         self._broken_plan = [
             (BROKEN_VARIANTS[k % len(BROKEN_VARIANTS)], self.rng.choice(self.plan))
             for k in range(broken)
         ]
-        entries.sort()
-        return entries
+        keys.sort()
+        return keys
 
     def write(self, path: Path) -> EventsStats:
-        entries = self._schedule()
         by_type: Counter[str] = Counter()
         redelivered = 0
         buffer: list[bytes] = []
         dumps = orjson.dumps
         with path.open("wb") as handle:
-            for minute, _, code in entries:
-                index, kind = divmod(code, _KINDS)
-                if kind == BROKEN:
-                    variant, template = self._broken_plan[index]
+            first_broken = len(self.plan) * _KINDS
+            for key in self._schedule():
+                minute, seq = key >> 32, key & 0xFFFFFFFF
+                if seq >= first_broken:
+                    variant, template = self._broken_plan[seq - first_broken]
                     buffer.append(self._broken(variant, template, minute))
                     by_type["broken"] += 1
                 else:
+                    index, kind = divmod(seq, _KINDS)
                     s = self.plan[index]
                     if not s.settlement_id:
                         self._name(s, minute)

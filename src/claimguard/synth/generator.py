@@ -76,7 +76,9 @@ def generate(
     """Write `out/knowledge/*.csv`, `out/events.jsonl` and `out/injected.jsonl`.
 
     `settlements` counts every settlement, injected and edge cases included; when it is
-    too small for the minimum injections, those still all happen.
+    too small for the minimum injections, those still all happen. `days` defaults to
+    several weeks; with fewer than 31, scenarios that need a longer window (frequent
+    visits, readmissions) run past the last day rather than being dropped.
     """
     out = Path(out)
     rng = random.Random(seed)
