@@ -150,6 +150,10 @@ def test_every_code_is_injected_and_listed(synth: tuple[Path, SynthSummary]) -> 
     assert sum(summary.injected.values()) == len(rows)
     settled = {e.settlement_id for e in _events(out)[0] if e.event_type == "settled"}
     assert {r["settlement_id"] for r in rows} <= settled
+    # one flagged settlement is later reversed: its findings stay, marked reversed
+    reversed_ids = {e.settlement_id for e in _events(out)[0] if e.event_type == "reversal"}
+    assert {r["settlement_id"] for r in rows if r.get("reversed")} == (
+        reversed_ids & {r["settlement_id"] for r in rows}) != set()
     text = str(summary)
     assert "FREQUENT_VISITS" in text and f"{summary.events}" in text
 

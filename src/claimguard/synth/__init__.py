@@ -4,8 +4,10 @@
     summary = generate(Path("data/synth"), settlements=10_000, seed=1)
 
 writes `knowledge/*.csv` (contract §2), `events.jsonl` (contract §1, in `occurred_at`
-order, with a few broken lines, reversals and redelivered events) and `injected.jsonl`
-(one row per settlement that must be flagged, with its violation code).
+order, with a few broken lines, reversals and redelivered events) and `injected.jsonl`:
+one row `{"settlement_id", "violation", "variant"}` per settlement a correct engine must
+flag with that code, plus `"reversed": true` when the settlement is cancelled afterwards.
+Everything else in the stream is clean under contract §3.
 """
 
 from claimguard.synth.generator import SynthSummary, generate

@@ -8,7 +8,7 @@ while codes and price caps are drawn from the seed.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Literal
 
 ItemKind = Literal["drug", "service", "consumable"]
@@ -35,6 +35,22 @@ class CatalogItem:
 
 
 @dataclass(frozen=True, slots=True)
+class _Limits:
+    """The restrictions of a role (contract §2 columns); empty means none."""
+
+    covered: bool = True
+    gender: Literal["M", "F"] | None = None
+    age_min: int | None = None
+    age_max: int | None = None
+    indications: tuple[str, ...] = ()
+    max_per_day: int | None = None
+    min_institution_level: int | None = None
+
+
+_NONE = _Limits()
+
+
+@dataclass(frozen=True, slots=True)
 class _DrugDef:
     role: str
     name: str
@@ -43,7 +59,7 @@ class _DrugDef:
     max_daily: int
     max_days: int
     uses: tuple[str, ...]
-    extra: dict[str, object] = field(default_factory=dict)
+    limits: _Limits = _NONE
 
 
 # Drugs. Prices are per dose unit (片/粒/袋); max_daily in units, max_days in days of supply.
@@ -65,51 +81,51 @@ _DRUGS: tuple[_DrugDef, ...] = (
     _DrugDef("drug", "糠酸莫米松乳膏", "D07AC", 22.00, 1, 14, ("L30",)),
     _DrugDef(
         "indicated", "盐酸二甲双胍缓释片", "A10BA", 0.60, 3, 30, ("E11",),
-        {"indications": ("E11", "E13")},
+        _Limits(indications=("E11", "E13")),
     ),
     _DrugDef(
         "male_drug", "盐酸坦索罗辛缓释胶囊", "G04CA", 3.20, 1, 30, ("N40",),
-        {"gender": "M", "indications": ("N40",)},
+        _Limits(gender="M", indications=("N40",)),
     ),
     _DrugDef(
         "female_drug", "硝呋太尔制霉素阴道软胶囊", "G01AX", 6.00, 1, 10, ("N76",),
-        {"gender": "F", "indications": ("N76", "N77")},
+        _Limits(gender="F", indications=("N76", "N77")),
     ),
     _DrugDef(
         "pediatric", "小儿氨酚黄那敏颗粒", "N02BE", 1.00, 3, 7, ("J06",),
-        {"age_min": 0, "age_max": 14},
+        _Limits(age_min=0, age_max=14),
     ),
-    _DrugDef("noncovered", "辅酶Q10软胶囊", "C01EB", 4.00, 3, 30, (), {"covered": False}),
+    _DrugDef("noncovered", "辅酶Q10软胶囊", "C01EB", 4.00, 3, 30, (), _Limits(covered=False)),
 )
 
 # Services and consumables: (role, kind, name, price, restrictions).
-_OTHERS: tuple[tuple[str, ItemKind, str, float, dict[str, object]], ...] = (
-    ("consult", "service", "普通门诊诊查费", 10.0, {}),
-    ("expert", "service", "副主任医师门诊诊查费", 25.0, {}),
-    ("cbc", "service", "血细胞分析", 20.0, {}),
-    ("crp", "service", "C反应蛋白测定", 30.0, {}),
-    ("bundle", "service", "血细胞分析+C反应蛋白联合检测", 42.0, {}),  # excludes cbc
-    ("exam", "service", "肝功能检测", 60.0, {}),
-    ("exam", "service", "空腹血糖测定", 8.0, {}),
-    ("exam", "service", "糖化血红蛋白测定", 55.0, {}),
-    ("exam", "service", "常规心电图检查", 25.0, {}),
-    ("exam", "service", "数字化X线摄影(DR)", 80.0, {}),
-    ("exam", "service", "彩色多普勒超声检查", 180.0, {}),
-    ("ct", "service", "X线计算机体层(CT)平扫", 260.0, {"min_institution_level": 2}),
-    ("petct", "service", "正电子发射计算机断层显像(PET/CT)", 6800.0, {"min_institution_level": 3}),
-    ("iv", "service", "静脉输液", 12.0, {"max_per_day": 1}),
-    ("im", "service", "肌肉注射", 5.0, {"max_per_day": 2}),
-    ("bed", "service", "床位费(普通病房)", 50.0, {"max_per_day": 1}),
-    ("nursing", "service", "一级护理", 30.0, {"max_per_day": 1}),
-    ("geriatric", "service", "老年综合评估", 120.0, {"age_min": 60}),
-    ("gyn", "service", "妇科检查", 20.0, {"gender": "F"}),
-    ("psa", "service", "前列腺特异性抗原测定", 60.0, {"gender": "M"}),
-    ("surgery_k35", "service", "阑尾切除术", 1600.0, {}),
-    ("surgery_s82", "service", "骨折切开复位内固定术", 3200.0, {}),
-    ("infusion_set", "consumable", "一次性使用输液器", 6.0, {}),
-    ("syringe", "consumable", "一次性使用无菌注射器", 1.5, {}),
-    ("stapler", "consumable", "一次性使用腔镜吻合器", 2200.0, {}),
-    ("bone_plate", "consumable", "接骨板", 3500.0, {}),
+_OTHERS: tuple[tuple[str, ItemKind, str, float, _Limits], ...] = (
+    ("consult", "service", "普通门诊诊查费", 10.0, _NONE),
+    ("expert", "service", "副主任医师门诊诊查费", 25.0, _NONE),
+    ("cbc", "service", "血细胞分析", 20.0, _NONE),
+    ("crp", "service", "C反应蛋白测定", 30.0, _NONE),
+    ("bundle", "service", "血细胞分析+C反应蛋白联合检测", 42.0, _NONE),  # excludes cbc
+    ("exam", "service", "肝功能检测", 60.0, _NONE),
+    ("exam", "service", "空腹血糖测定", 8.0, _NONE),
+    ("exam", "service", "糖化血红蛋白测定", 55.0, _NONE),
+    ("exam", "service", "常规心电图检查", 25.0, _NONE),
+    ("exam", "service", "数字化X线摄影(DR)", 80.0, _NONE),
+    ("exam", "service", "彩色多普勒超声检查", 180.0, _NONE),
+    ("ct", "service", "X线计算机体层(CT)平扫", 260.0, _Limits(min_institution_level=2)),
+    ("petct", "service", "PET/CT显像", 6800.0, _Limits(min_institution_level=3)),
+    ("iv", "service", "静脉输液", 12.0, _Limits(max_per_day=1)),
+    ("im", "service", "肌肉注射", 5.0, _Limits(max_per_day=2)),
+    ("bed", "service", "床位费(普通病房)", 50.0, _Limits(max_per_day=1)),
+    ("nursing", "service", "一级护理", 30.0, _Limits(max_per_day=1)),
+    ("geriatric", "service", "老年综合评估", 120.0, _Limits(age_min=60)),
+    ("gyn", "service", "妇科检查", 20.0, _Limits(gender="F")),
+    ("psa", "service", "前列腺特异性抗原测定", 60.0, _Limits(gender="M")),
+    ("surgery_k35", "service", "阑尾切除术", 1600.0, _NONE),
+    ("surgery_s82", "service", "骨折切开复位内固定术", 3200.0, _NONE),
+    ("infusion_set", "consumable", "一次性使用输液器", 6.0, _NONE),
+    ("syringe", "consumable", "一次性使用无菌注射器", 1.5, _NONE),
+    ("stapler", "consumable", "一次性使用腔镜吻合器", 2200.0, _NONE),
+    ("bone_plate", "consumable", "接骨板", 3500.0, _NONE),
 )
 
 class Catalog:
@@ -181,11 +197,11 @@ def build_catalog(rng: random.Random) -> Catalog:
                 max_daily_quantity=d.max_daily,
                 max_days_supply=d.max_days,
                 uses=d.uses,
-                **d.extra,  # type: ignore[arg-type]
+                **asdict(d.limits),
             )
         )
     codes_by_role: dict[str, str] = {}
-    for role, kind, name, price, extra in _OTHERS:
+    for role, kind, name, price, limits in _OTHERS:
         code = fresh(kind)
         codes_by_role.setdefault(role, code)
         excludes = (codes_by_role["cbc"],) if role == "bundle" else ()
@@ -197,7 +213,7 @@ def build_catalog(rng: random.Random) -> Catalog:
                 role=role,
                 max_unit_price=cap(price),
                 excludes=excludes,
-                **extra,  # type: ignore[arg-type]
+                **asdict(limits),
             )
         )
     return Catalog(items)

@@ -126,8 +126,12 @@ def generate(
         s.redeliver = s.redeliver or "settled"
     single = [s for s, code, _ in injected if s.visit_type == "outpatient"
               and code in ("GENDER_MISMATCH", "NON_COVERED_ITEM", "PRICE_OVER_CAP")]
+    rng.shuffle(single)
     if single:
-        rng.choice(single).redeliver = "settle"  # a held settle, delivered twice
+        single.pop().redeliver = "settle"  # a held settle, delivered twice
+    for s in single[:rounds]:  # flagged, then cancelled: its findings become reversed
+        s.reversal_at = s.at + rng.randint(60, 1440)
+        s.reversal_full = rng.random() < 0.5
 
     out.mkdir(parents=True, exist_ok=True)
     patients = {s.person.person_id: s.person for s in plan}
@@ -140,7 +144,11 @@ def generate(
     stats = EventsWriter(clock, plan, rng).write(out / "events.jsonl")
     with (out / "injected.jsonl").open("wb") as handle:
         for s, code, variant in injected:
-            row = {"settlement_id": s.settlement_id, "violation": code, "variant": variant}
+            row: dict[str, object] = {
+                "settlement_id": s.settlement_id, "violation": code, "variant": variant,
+            }
+            if s.reversal_at is not None:
+                row["reversed"] = True
             handle.write(orjson.dumps(row) + b"\n")
 
     counts = Counter(code for _, code, _ in injected)

@@ -19,10 +19,6 @@ class County:
     province: str
     province_name: str
 
-    @property
-    def city(self) -> str:
-        return self.parent
-
 
 # Municipality districts (110105, 500101) and 省直辖县级 cities (429004, 469005) included
 # on purpose: their parents are not derived the ordinary way.

@@ -8,14 +8,13 @@ codes quiet, and each base visit is built clean with the breaking item kept out 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from claimguard.synth.catalog import CatalogItem
 from claimguard.synth.clock import MINUTES_PER_DAY, at
-from claimguard.synth.geography import InstitutionSpec
+from claimguard.synth.geography import County, InstitutionSpec
 from claimguard.synth.ledger import Ledger
-from claimguard.synth.population import Person, born_for_age
+from claimguard.synth.population import Gender, Person, born_for_age
 from claimguard.synth.settlement import Line, Settlement
 from claimguard.synth.visits import CHILD_MAX_AGE, Visits
 from claimguard.synth.world import World
@@ -74,8 +73,8 @@ class Injector:
         """A day leaving `span` more days inside the period."""
         return self.rng.randrange(0, max(1, self.w.days - span))
 
-    def _adult(self, **kwargs: object) -> Person:
-        return self.w.people.new(age=self.rng.randint(20, 75), **kwargs)  # type: ignore[arg-type]
+    def _adult(self, *, gender: Gender | None = None, county: County | None = None) -> Person:
+        return self.w.people.new(age=self.rng.randint(20, 75), gender=gender, county=county)
 
     def _person_for(self, department: str) -> Person:
         people, rng = self.w.people, self.rng
@@ -88,18 +87,20 @@ class Injector:
     def _time(self, s: Settlement) -> int | None:
         return s.lines[0].performed_at if s.lines else s.at
 
-    def _visit(self, person: Person, day: int, ledger: Ledger, **kwargs: object) -> Settlement:
+    def _visit(
+        self, person: Person, day: int, ledger: Ledger, *,
+        diagnoses: tuple[str, ...] | None = None, avoid: Collection[str] = (),
+        record: bool = True,
+    ) -> Settlement:
         """An outpatient or a pharmacy visit, at random."""
         if self.rng.random() < 0.7:
-            return self.v.outpatient(person, day, ledger, **kwargs)  # type: ignore[arg-type]
-        kwargs.pop("practitioner", None)
-        return self.v.pharmacy(person, day, ledger, **kwargs)  # type: ignore[arg-type]
+            return self.v.outpatient(person, day, ledger, diagnoses=diagnoses, avoid=avoid,
+                                     record=record)
+        return self.v.pharmacy(person, day, ledger, diagnoses=diagnoses, avoid=avoid,
+                               record=record)
 
     def _single(self, s: Settlement, variant: str) -> Injection:
         return Injection([s], [s], variant)
-
-    def _drug_line(self, item: CatalogItem, minute: int | None, **kwargs: object) -> Line:
-        return self.v.drug(item, minute, **kwargs)  # type: ignore[arg-type]
 
     # -- norms -------------------------------------------------------------------------
 
@@ -128,7 +129,7 @@ class Injector:
                               diagnoses=("J06.900",) if role == "pediatric" else None)
         item = self.cat.role(role)
         line = (self.v.service(item, self._time(s)) if item.kind == "service"
-                else self._drug_line(item, self._time(s), days=rng.choice((3, 5, 7))))
+                else self.v.drug(item, self._time(s), days=rng.choice((3, 5, 7))))
         s.lines.append(line)
         return self._single(s, variant)
 
@@ -137,7 +138,7 @@ class Injector:
         diagnosis = self.rng.choice(("J06.900", "K29.700", "M54.500", "I10.x00"))
         s = self._visit(person, self._day(), Ledger(), diagnoses=(diagnosis,),
                         avoid={"indicated"})
-        s.lines.append(self._drug_line(self.cat.role("indicated"), self._time(s), days=14))
+        s.lines.append(self.v.drug(self.cat.role("indicated"), self._time(s), days=14))
         return self._single(s, f"{s.visit_type} {diagnosis}")
 
     def excessive_quantity(self) -> Injection:
@@ -198,7 +199,7 @@ class Injector:
         t = self._time(s)
         variant = rng.choice(("listed_not_covered", "unknown_drug", "unknown_service"))
         if variant == "listed_not_covered":
-            s.lines.append(self._drug_line(self.cat.role("noncovered"), t, days=30))
+            s.lines.append(self.v.drug(self.cat.role("noncovered"), t, days=30))
         elif variant == "unknown_drug" or s.visit_type == "pharmacy":
             variant = "unknown_drug"
             code = self.cat.unknown_code(rng, "drug")
@@ -397,7 +398,7 @@ class Injector:
         gap = rng.randint(1, supply - 8)  # leaves at least 8 days: more than 7
         day = self._day(gap + 1)
         first = self._visit(person, day, ledger, avoid={item.code}, record=False)
-        first.lines.append(self._drug_line(item, self._time(first), days=supply))
+        first.lines.append(self.v.drug(item, self._time(first), days=supply))
         ledger.record(first)
         same_place = rng.random() < 0.5 and first.visit_type == "pharmacy"
         if same_place:
@@ -405,7 +406,7 @@ class Injector:
                                 avoid={item.code})
         else:
             second = self._visit(person, day + gap, ledger, avoid={item.code})
-        second.lines.append(self._drug_line(item, self._time(second), days=supply))
+        second.lines.append(self.v.drug(item, self._time(second), days=supply))
         left = supply - gap
         return Injection([first, second], [second], f"{left} days of supply left")
 
