@@ -6,9 +6,11 @@ through the settlement index. The worker runs the same engine with Faust tables 
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +23,25 @@ from claimguard.model import Finding
 from claimguard.rules import PackError
 
 EXIT_BAD_INPUT = 2
+# A run keeps every finding and patient history alive, so the heap only grows; with the default
+# thresholds (700, 10, 10) the older generations are rescanned over and over for nothing: about
+# a sixth of replay time on 100k synthetic events. Young collections stay as frequent as before.
+OLDER_GENERATION_THRESHOLDS = (100, 100)
+
+
+@contextmanager
+def fewer_old_collections() -> Iterator[None]:
+    """Collect the older GC generations less often for the duration of a run."""
+    old = gc.get_threshold()
+    gc.set_threshold(
+        old[0],
+        max(old[1], OLDER_GENERATION_THRESHOLDS[0]),
+        max(old[2], OLDER_GENERATION_THRESHOLDS[1]),
+    )
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
 
 
 @dataclass(frozen=True)
@@ -57,7 +78,9 @@ class ReplaySession:
         person = self.engine.person_of(event) or self.owners.get(event.settlement_id)
         if person is not None:
             self.owners.setdefault(event.settlement_id, person)
-            history = self.histories.setdefault(person, PatientHistory())
+            history = self.histories.get(person)  # not setdefault: it would build one per event
+            if history is None:
+                history = self.histories[person] = PatientHistory()
         else:
             history = PatientHistory()  # a reversal of a settlement never seen
         outcome = self.engine.process(event, history)
@@ -76,9 +99,10 @@ class ReplaySession:
         return outcome
 
     def run(self, lines: Iterable[bytes]) -> None:
-        for number, raw in enumerate(lines, start=1):
-            if raw.strip():
-                self.feed(raw, number)
+        with fewer_old_collections():
+            for number, raw in enumerate(lines, start=1):
+                if raw.strip():
+                    self.feed(raw, number)
 
     def summary(self) -> str:
         actions = Counter(f.action for f in self.findings.values())

@@ -7,10 +7,11 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from claimguard.engine.history import PatientHistory, record_of
 from claimguard.engine.stateless import StatelessEvaluator, StatelessHit, select_rules
-from claimguard.engine.windows import IMPLEMENTATIONS, Hit
+from claimguard.engine.windows import IMPLEMENTATIONS, Check, Hit, Targets, sequential_targets
 from claimguard.knowledge import KnowledgeBase, load_knowledge
 from claimguard.model import STAGE_OF_EVENT, Decision, Event, Finding, verdict_of
 from claimguard.routing import Router
@@ -22,6 +23,17 @@ def finding_id(event_id: str, rule_id: str, settlement_id: str) -> str:
     """Deterministic, so a redelivered or re-processed event yields the same id."""
     key = f"{event_id}\x1f{rule_id}\x1f{settlement_id}".encode()
     return hashlib.blake2b(key, digest_size=16).hexdigest()
+
+
+class _BoundWindow(NamedTuple):
+    """A window rule selected for a region, with what the per-event loop needs fetched once."""
+
+    rule: CompiledRule
+    targets: Targets
+    check: Check
+    params: Any
+    key_suffix: str  # "|rule_id": flags are keyed "settlement_id|rule_id"
+    always: bool  # no `effective` dates
 
 
 @dataclass
@@ -55,7 +67,7 @@ class Engine:
         self.stateless = StatelessEvaluator(kb, ruleset)
         self.retention_days = ruleset.retention_days
         self._window_rules = ruleset.window_rules
-        self._windows_by_region: dict[str, tuple[CompiledRule, ...]] = {}
+        self._windows_by_region: dict[str, tuple[_BoundWindow, ...]] = {}
 
     @classmethod
     def load(cls, knowledge_dir: Path | str, rules_dir: Path | str | None = None) -> Engine:
@@ -91,12 +103,16 @@ class Engine:
     def _stateless(self, event: Event) -> Iterable[Finding]:
         assert event.institution and event.patient and event.items is not None
         stage = STAGE_OF_EVENT[event.event_type]
-        total = round(sum(i.amount for i in event.items), 2)
+        by_id: dict[str, float] | None = None  # built on the first hit: most events have none
         for hit in self.stateless.evaluate(event):
             ids = [i.item_id for i in hit.items]
             ids.extend(x for x in hit.extra_ids if x not in ids)
-            by_id = {i.item_id: i.amount for i in event.items}
-            amount = round(sum(by_id.get(i, 0.0) for i in ids), 2) if ids else total
+            if ids:
+                if by_id is None:
+                    by_id = {i.item_id: i.amount for i in event.items}
+                amount = round(sum(by_id.get(i, 0.0) for i in ids), 2)
+            else:
+                amount = round(sum(i.amount for i in event.items), 2)
             yield self._finding(
                 hit.rule,
                 event_id=event.event_id,
@@ -117,10 +133,19 @@ class Engine:
 
     # -- cross-event windows ---------------------------------------------------------------
 
-    def _window_rules_for(self, region: str) -> tuple[CompiledRule, ...]:
+    def _window_rules_for(self, region: str) -> tuple[_BoundWindow, ...]:
         found = self._windows_by_region.get(region)
         if found is None:
-            found = select_rules(self._window_rules, "settled", region)
+            found = tuple(
+                _BoundWindow(
+                    rule,
+                    *IMPLEMENTATIONS[rule.spec.check or ""],
+                    rule.window,
+                    f"|{rule.id}",
+                    rule.spec.effective is None,
+                )
+                for rule in select_rules(self._window_rules, "settled", region)
+            )
             self._windows_by_region[region] = found
         return found
 
@@ -128,17 +153,25 @@ class Engine:
         assert event.patient is not None
         index = history.insert(record_of(event, history.next_seq()))
         records = history.records
+        flagged = history.flagged
         person = event.patient.person_id
-        for rule in self._window_rules_for(event.institution.region if event.institution else ""):
-            kind = IMPLEMENTATIONS[rule.spec.check or ""]
-            for target in kind.targets(records, index, rule.window):
+        kb = self.kb
+        region = event.institution.region if event.institution else ""
+        for rule, targets, check, params, key_suffix, always in self._window_rules_for(region):
+            # Most kinds only re-check the new record and those after it; skip their call.
+            span = (
+                range(index, len(records))
+                if targets is sequential_targets
+                else targets(records, index, params)
+            )
+            for target in span:
                 record = records[target]
-                key = f"{record.sid}|{rule.id}"
-                if key in history.flagged or not rule.in_force(dt.date.fromordinal(record.day)):
+                key = record.sid + key_suffix  # "sid|rule_id"
+                if key in flagged or not (always or rule.in_force(dt.date.fromordinal(record.day))):
                     continue
-                hit = kind.check(records, target, rule.window, self.kb)
+                hit = check(records, target, params, kb)
                 if hit is not None:
-                    history.flagged[key] = record.day
+                    flagged[key] = record.day
                     yield self._window_finding(rule, record, hit, person)
 
     def _window_finding(

@@ -26,8 +26,13 @@ class PatientHistory:
     def insert(self, record: SettledRec) -> int:
         """Insert in event-time order (replacing a record of the same settlement); → index."""
         self.remove(record.sid)
-        index = bisect.bisect(self.records, (record.t, record.seq), key=lambda r: (r.t, r.seq))
-        self.records.insert(index, record)
+        records = self.records
+        last = records[-1] if records else None
+        if last is None or (last.t, last.seq) < (record.t, record.seq):
+            records.append(record)  # the usual case: events arrive in event-time order
+            return len(records) - 1
+        index = bisect.bisect(records, (record.t, record.seq), key=lambda r: (r.t, r.seq))
+        records.insert(index, record)
         return index
 
     def remove(self, settlement_id: str) -> bool:
@@ -44,12 +49,16 @@ class PatientHistory:
     def prune(self, retention_days: int) -> None:
         """Forget what no window can look at any more; keeps a patient's state bounded."""
         cutoff = self.latest_day - retention_days
-        if any(r.horizon < cutoff for r in self.records):
-            self.records = [r for r in self.records if r.horizon >= cutoff]
+        # Runs after every event and usually finds nothing: look first, cheaply, then rebuild.
+        records = self.records
+        for record in records:
+            if record.horizon < cutoff:
+                self.records = [r for r in records if r.horizon >= cutoff]
+                break
         for table in (self.seen, self.flagged, self.reversed):
-            stale = [key for key, day in table.items() if day < cutoff]
-            for key in stale:
-                del table[key]
+            if table and min(table.values()) < cutoff:
+                for key in [key for key, day in table.items() if day < cutoff]:
+                    del table[key]
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(
@@ -83,38 +92,43 @@ class PatientHistory:
 def record_of(event: Event, seq: int) -> SettledRec:
     """The window-relevant facts of a settled event."""
     assert event.visit and event.institution and event.patient and event.items is not None
-    visit, day = event.visit, event.date.toordinal()
+    visit, occurred = event.visit, event.occurred_at
+    day = occurred.date().toordinal()
+    # One pass, positional NamedTuples: this runs for every settled event.
     items = tuple(
-        ItemRec(
-            item_id=i.item_id,
-            code=i.code,
-            kind=i.kind,
-            qty=i.quantity,
-            days=i.days,
-            day=(i.performed_at.date() if i.performed_at else event.date).toordinal(),
-            amount=i.amount,
-        )
-        for i in event.items
+        [
+            ItemRec(
+                i.item_id,
+                i.code,
+                i.kind,
+                i.quantity,
+                i.days,
+                i.performed_at.date().toordinal() if i.performed_at else day,
+                i.amount,
+            )
+            for i in event.items
+        ]
     )
-    dis_day = visit.discharged_at.date().toordinal() if visit.discharged_at else None
-    horizon = max([day, dis_day or day, *(i.day + (i.days or 1) for i in items)])
+    admitted, discharged = visit.admitted_at, visit.discharged_at
+    dis_day = discharged.date().toordinal() if discharged else None
+    horizon = max([day, dis_day or day, *[i.day + (i.days or 1) for i in items]])
     return SettledRec(
-        sid=event.settlement_id,
-        eid=event.event_id,
-        seq=seq,
-        t=event.occurred_at.timestamp(),
-        day=day,
-        occurred_at=event.occurred_at.isoformat(),
-        inst=event.institution.code,
-        inst_region=event.institution.region,
-        inst_level=event.institution.level,
-        insured_region=event.patient.insured_region,
-        visit_type=visit.visit_type,
-        adm_t=visit.admitted_at.timestamp() if visit.admitted_at else None,
-        adm_day=visit.admitted_at.date().toordinal() if visit.admitted_at else None,
-        dis_t=visit.discharged_at.timestamp() if visit.discharged_at else None,
-        dis_day=dis_day,
-        total=round(sum(i.amount for i in items), 2),
-        horizon=horizon,
-        items=items,
+        event.settlement_id,
+        event.event_id,
+        seq,
+        occurred.timestamp(),
+        day,
+        occurred.isoformat(),
+        event.institution.code,
+        event.institution.region,
+        event.institution.level,
+        event.patient.insured_region,
+        visit.visit_type,
+        admitted.timestamp() if admitted else None,
+        admitted.date().toordinal() if admitted else None,
+        discharged.timestamp() if discharged else None,
+        dis_day,
+        round(sum([i.amount for i in items]), 2),
+        horizon,
+        items,
     )

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 from claimguard.knowledge import KnowledgeBase
 from claimguard.model import Event, Item, ItemRow
 from claimguard.rules import CompiledRule, RuleSet
-from claimguard.rules.expr import Env
+from claimguard.rules.expr import Compiled, Env
 from claimguard.rules.functions import age_on
 
 MEMO_LIMIT = 1_000_000
@@ -32,35 +32,66 @@ def select_rules(
     return tuple(r for r in staged if r.id not in overridden)
 
 
+class _Bound(NamedTuple):
+    """A selected rule with what the hot loop reads from it, fetched once."""
+
+    rule: CompiledRule
+    when: Compiled
+    params: dict[str, Any]
+    always: bool  # no `effective` dates: in force on every day
+
+
+def _bind(rules: tuple[CompiledRule, ...]) -> tuple[_Bound, ...]:
+    return tuple(
+        _Bound(r, r.when, r.params, r.spec.effective is None) for r in rules if r.when is not None
+    )
+
+
 class StatelessEvaluator:
     def __init__(self, kb: KnowledgeBase, ruleset: RuleSet) -> None:
         self.kb = kb
         self._item_rules = ruleset.item_rules
         self._visit_rules = ruleset.visit_rules
         self._by_code: dict[str, tuple[CompiledRule, ...]] = {}
-        self._selected: dict[tuple[Any, ...], tuple[CompiledRule, ...]] = {}
+        # (event type, region) → code → the item rules selected; one lookup per item
+        self._selected: dict[tuple[str, str], dict[str, tuple[_Bound, ...]]] = {}
+        self._selected_size = 0
+        self._visit: dict[tuple[str, str], tuple[_Bound, ...]] = {}
 
     def item_rules(
         self, code: str, ref: ItemRow | None, event_type: str, region: str
     ) -> tuple[CompiledRule, ...]:
-        key = (code, event_type, region)
-        found = self._selected.get(key)
+        by_code = self._selected.get((event_type, region))
+        found = by_code.get(code) if by_code is not None else None
         if found is None:
-            applicable = self._by_code.get(code)
-            if applicable is None:
-                applicable = tuple(r for r in self._item_rules if r.applies_to(ref))
-                self._by_code[code] = applicable
-            found = select_rules(applicable, event_type, region)
-            if len(self._selected) > MEMO_LIMIT:
-                self._selected.clear()
-            self._selected[key] = found
+            found = self._item_bound(code, ref, event_type, region)
+        return tuple(b.rule for b in found)
+
+    def _item_bound(
+        self, code: str, ref: ItemRow | None, event_type: str, region: str
+    ) -> tuple[_Bound, ...]:
+        applicable = self._by_code.get(code)
+        if applicable is None:
+            applicable = tuple(r for r in self._item_rules if r.applies_to(ref))
+            self._by_code[code] = applicable
+        found = _bind(select_rules(applicable, event_type, region))
+        if self._selected_size > MEMO_LIMIT:
+            self._selected.clear()
+            self._selected_size = 0
+        self._selected.setdefault((event_type, region), {})[code] = found
+        self._selected_size += 1
         return found
 
     def visit_rules(self, event_type: str, region: str) -> tuple[CompiledRule, ...]:
-        key = (None, event_type, region)
-        found = self._selected.get(key)
+        return tuple(b.rule for b in self._visit_bound(event_type, region))
+
+    def _visit_bound(self, event_type: str, region: str) -> tuple[_Bound, ...]:
+        key = (event_type, region)
+        found = self._visit.get(key)
         if found is None:
-            found = self._selected[key] = select_rules(self._visit_rules, event_type, region)
+            if len(self._visit) > MEMO_LIMIT:
+                self._visit.clear()
+            found = self._visit[key] = _bind(select_rules(self._visit_rules, event_type, region))
         return found
 
     def env(self, event: Event) -> Env:
@@ -87,23 +118,33 @@ class StatelessEvaluator:
         env = self.env(event)
         event_type, region, day = event.event_type, event.institution.region, env["event_date"]
         items_kb = self.kb.items
+        selected = self._selected.get((event_type, region))
+        if selected is None:
+            selected = self._selected.setdefault((event_type, region), {})
         hits: dict[CompiledRule, list[Item]] = {}
         for item in event.items:
-            ref = items_kb.get(item.code)
-            rules = self.item_rules(item.code, ref, event_type, region)
-            if not rules:
+            code = item.code
+            ref = items_kb.get(code)
+            bound = selected.get(code)
+            if bound is None:
+                bound = self._item_bound(code, ref, event_type, region)
+            if not bound:
                 continue
             env["item"], env["ref"] = item, ref
-            for rule in rules:
-                env["params"] = rule.params
-                if rule.when(env) and rule.in_force(day):
-                    hits.setdefault(rule, []).append(item)
+            for rule, when, params, always in bound:
+                env["params"] = params
+                if when(env) and (always or rule.in_force(day)):
+                    found = hits.get(rule)
+                    if found is None:
+                        hits[rule] = [item]
+                    else:
+                        found.append(item)
         for rule, items in hits.items():
             yield self._item_hit(rule, items, env)
         env["item"] = env["ref"] = None
-        for rule in self.visit_rules(event_type, region):
-            env["params"] = rule.params
-            if rule.when(env) and rule.in_force(day):
+        for rule, when, params, always in self._visit_bound(event_type, region):
+            env["params"] = params
+            if when(env) and (always or rule.in_force(day)):
                 yield StatelessHit(rule, (), (), (rule.message_zh(env), rule.message_en(env)))
 
     def _item_hit(self, rule: CompiledRule, items: list[Item], env: Env) -> StatelessHit:

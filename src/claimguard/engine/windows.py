@@ -26,7 +26,7 @@ class Hit(NamedTuple):
 Check = Callable[[list[SettledRec], int, Any, KnowledgeBase], Hit | None]
 
 
-def _sequential_targets(records: list[SettledRec], index: int, params: Any) -> Iterable[int]:
+def sequential_targets(records: list[SettledRec], index: int, params: Any) -> Iterable[int]:
     return range(index, len(records))
 
 
@@ -138,18 +138,21 @@ def _daily_quantity(
     return Hit(tuple(hit_ids), worst) if hit_ids else None
 
 
+Targets = Callable[[list[SettledRec], int, Any], Iterable[int]]
+
+
 class WindowKind(NamedTuple):
-    targets: Callable[[list[SettledRec], int, Any], Iterable[int]]
+    targets: Targets
     check: Check
 
 
 IMPLEMENTATIONS: dict[str, WindowKind] = {
-    "same_day_institutions": WindowKind(_sequential_targets, _same_day_institutions),
-    "visit_count": WindowKind(_sequential_targets, _visit_count),
-    "repeat_dispense": WindowKind(_sequential_targets, _repeat_dispense),
-    "readmission": WindowKind(_sequential_targets, _readmission),
+    "same_day_institutions": WindowKind(sequential_targets, _same_day_institutions),
+    "visit_count": WindowKind(sequential_targets, _visit_count),
+    "repeat_dispense": WindowKind(sequential_targets, _repeat_dispense),
+    "readmission": WindowKind(sequential_targets, _readmission),
     "stay_overlap": WindowKind(_overlap_targets, _stay_overlap),
-    "daily_quantity": WindowKind(_sequential_targets, _daily_quantity),
+    "daily_quantity": WindowKind(sequential_targets, _daily_quantity),
 }
 
 assert set(IMPLEMENTATIONS) == set(kinds.WINDOW_KINDS), "every window kind needs an implementation"
