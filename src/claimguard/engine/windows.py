@@ -33,6 +33,8 @@ def sequential_targets(records: list[SettledRec], index: int, params: Any) -> It
 def _same_day_institutions(
     records: list[SettledRec], i: int, p: kinds.SameDayInstitutions, kb: KnowledgeBase
 ) -> Hit | None:
+    if i + 1 < p.min_institutions:
+        return None  # fewer records than institutions needed (most patients: one or two)
     day = records[i].day
     institutions = {r.inst for r in records[: i + 1] if r.day == day}
     return Hit((), len(institutions)) if len(institutions) >= p.min_institutions else None
@@ -41,6 +43,8 @@ def _same_day_institutions(
 def _visit_count(
     records: list[SettledRec], i: int, p: kinds.VisitCount, kb: KnowledgeBase
 ) -> Hit | None:
+    if i + 1 < p.min_visits:
+        return None  # fewer records than visits needed
     target = records[i]
     if target.visit_type not in p.visit_types:
         return None
@@ -54,6 +58,8 @@ def _visit_count(
 def _repeat_dispense(
     records: list[SettledRec], i: int, p: kinds.RepeatDispense, kb: KnowledgeBase
 ) -> Hit | None:
+    if i == 0:
+        return None  # nothing dispensed before
     target = records[i]
     hit_ids: list[str] = []
     most_left = 0
