@@ -14,44 +14,44 @@ commit timer that flushes the producer before committing, and the rebalance prot
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TP, Message
+from faust.types import Message
 from mode import Service
 
 BatchHandler = Callable[[list[Message]], Awaitable[None]]
 
 
+class QuickFetchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """Faust fixes the fetch wait at 1.5 s. Tansu answers a fetch only when that wait runs
+    out, new data or not (measured: 1.5 s → p50 400 ms produce-to-consume, 10 ms → 2.4 ms),
+    so the wait bounds decision latency; it is the app's `fetch_max_wait_ms`. Apache Kafka
+    answers as soon as data arrives, where a short wait only costs idle round trips."""
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        # read by AIOKafkaConsumer.start() when it builds its fetcher
+        consumer._fetch_max_wait_ms = cast(BatchingApp, self.app).fetch_max_wait_ms
+        return consumer
+
+
 class BatchingConsumer(faust_aiokafka.Consumer):
     """The aiokafka-driver consumer whose drain loop batches the registered topics."""
 
+    def _new_consumer_thread(self) -> QuickFetchConsumerThread:
+        return QuickFetchConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
     async def _drain_messages(self, fetcher: Any) -> None:
         app = cast(BatchingApp, self.app)
-        handlers = app.batch_handlers
-        deliver_one = self.callback  # the conductor: changelogs, standbys, other topics
-        read_offsets = self._read_offset
-        acks_enabled_for = app.topics.acks_enabled_for
         fetcher_service = cast(Service, fetcher)
         try:
             while not (self.should_stop or fetcher_service.should_stop):
-                batches: dict[str, list[Message]] = {}
-                async for tp, message in self.getmany(timeout=app.poll_timeout):
-                    if not self._is_new(tp, message.offset, read_offsets):
-                        continue
-                    await self._note_gap(tp, message, read_offsets, acks_enabled_for)
-                    read_offsets[tp] = message.offset
-                    if message.topic in handlers:
-                        batches.setdefault(message.topic, []).append(message)
-                    else:
-                        await self.wait_first(deliver_one(message), self.suspend_flow.wait())
-                for topic, messages in batches.items():
-                    await handlers[topic](messages)
-                if self._commit_every is not None and self._n_acked >= self._commit_every:
-                    self._n_acked = 0
-                    await self.commit()
+                await self._drain_once(app)
         except self.consumer_stopped_errors:
             if not app.should_stop:
                 raise
@@ -59,21 +59,51 @@ class BatchingConsumer(faust_aiokafka.Consumer):
             if not app.should_stop and not fetcher_service.should_stop:
                 raise
 
-    @staticmethod
-    def _is_new(tp: TP, offset: int, read_offsets: Any) -> bool:
-        # After a seek Faust stores the next offset to read, after a message its offset;
-        # like Faust's own loop, accept both (a re-read after a seek is intended).
-        last = read_offsets.get(tp)
-        return last is None or offset >= last
-
-    async def _note_gap(
-        self, tp: TP, message: Message, read_offsets: Any, acks_enabled_for: Any
-    ) -> None:
-        # Offsets may jump (compaction, transaction markers); record the hole so that the
-        # commit logic, which only commits consecutive acked offsets, can move past it.
-        last = read_offsets.get(tp)
-        if last is not None and message.offset - last > 1 and acks_enabled_for(message.topic):
-            await self._add_gap(tp, last + 1, message.offset - 1)
+    async def _drain_once(self, app: BatchingApp) -> None:
+        """One fetch: input-topic records become one batch per topic, the rest (changelogs,
+        standbys) go through the conductor one by one, as in Faust's own loop."""
+        started = time.perf_counter()
+        records, active = await self._wait_next_records(app.poll_timeout)
+        if not records or self.should_stop:
+            return
+        if not self.flow_active:
+            # Fetched just as a rebalance began: Faust seeks back to the committed offsets.
+            with contextlib.suppress(Exception):
+                await self.perform_seek()
+            return
+        handlers = app.batch_handlers
+        read_offsets = self._read_offset
+        to_message = self._to_message
+        batches: dict[str, list[Message]] = {}
+        singles: list[Message] = []
+        for tp, tp_records in records.items():
+            if active is not None and tp not in active and tp not in self._buffered_partitions:
+                continue
+            app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+            batch = batches.setdefault(tp.topic, []) if tp.topic in handlers else singles
+            last = read_offsets.get(tp)
+            for record in tp_records:
+                # After a seek Faust stores the next offset to read, after a message its
+                # offset; like Faust's loop, accept both (a re-read after a seek is meant).
+                if last is not None and record.offset < last:
+                    continue
+                if last is not None and record.offset - last > 1:
+                    # Offsets may jump (compaction, transaction markers): record the hole so
+                    # the commit logic, which commits consecutive acked offsets, moves past.
+                    await self._add_gap(tp, last + 1, record.offset - 1)
+                batch.append(to_message(tp, record))
+                last = record.offset
+            if last is not None:
+                read_offsets[tp] = last
+        app.fetch_seconds += time.perf_counter() - started
+        for message in singles:
+            await self.wait_first(self.callback(message), self.suspend_flow.wait())
+        for topic, messages in batches.items():
+            if messages:
+                await handlers[topic](messages)
+        if self._commit_every is not None and self._n_acked >= self._commit_every:
+            self._n_acked = 0
+            await self.commit()
 
 
 class BatchingTransport(faust_aiokafka.Transport):
@@ -83,10 +113,14 @@ class BatchingTransport(faust_aiokafka.Transport):
 class BatchingApp(faust.App):
     """A Faust app whose consumer delivers the topics in `batch_handlers` a fetch at a time."""
 
-    def __init__(self, *args: Any, poll_timeout: float = 0.2, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, poll_timeout: float = 0.2, fetch_max_wait_ms: int = 10, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.batch_handlers: dict[str, BatchHandler] = {}
         self.poll_timeout = poll_timeout
+        self.fetch_max_wait_ms = fetch_max_wait_ms
+        self.fetch_seconds = 0.0  # the drain loop waiting for and converting fetched records
 
     def batch_topic(self, name: str, handler: BatchHandler) -> faust.TopicT:
         """Subscribe to `name` (raw bytes, acks enabled) and deliver it to `handler`."""

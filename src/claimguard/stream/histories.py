@@ -5,9 +5,10 @@ message, so it is partitioned like `claims.events` and Faust assigns, recovers a
 over each table partition together with its input partition.
 
 Working copies save a `from_bytes` per event. A copy changed since the last seal is
-"dirty"; `seal()` serialises the dirty copies into a snapshot that `persist()` writes to
-the table once the findings of the same events are stored. Clean copies are evicted first
-when the cache is full; a rebalance clears it (the table is then the only truth).
+"dirty"; `seal()` serialises the dirty copies into a snapshot, whose changelog records the
+pipeline publishes once the findings of the same events are stored, and `adopt()` puts it
+into the table once the broker has them. Only copies not dirty are evicted when the cache
+is full; a rebalance clears it (the table is then the only truth).
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from collections import OrderedDict
 from typing import Any
 
 from claimguard.engine import PatientHistory
+from claimguard.stream.messages import Record
 
 Snapshot = list[tuple[bytes, int, bytes]]  # (table key, changelog partition, value)
+CHANGELOG_SUFFIX = "-changelog"
 
 
 class HistoryCache:
@@ -50,14 +53,21 @@ class HistoryCache:
         self._dirty = {}
         return snapshot
 
-    def persist(self, snapshot: Snapshot) -> None:
-        """Write a sealed snapshot to the table and its changelog (sent before the next
-        offset commit: Faust flushes the producer before it commits)."""
+    @property
+    def changelog_topic(self) -> str:
+        return str(self.table.changelog_topic.get_topic_name())
+
+    def changelog_records(self, snapshot: Snapshot) -> list[Record]:
+        """The changelog records of a sealed snapshot, each to its input partition."""
+        topic = self.changelog_topic
+        return [Record(topic, key, value, None, partition) for key, partition, value in snapshot]
+
+    def adopt(self, snapshot: Snapshot) -> None:
+        """The snapshot's changelog records are acknowledged: make them the table's state
+        (read on a cache miss), then trim the cache."""
         data = self.table.data
-        send = self.table.send_changelog
-        for key, partition, value in snapshot:
+        for key, _, value in snapshot:
             data[key] = value
-            send(partition, key, value, key_serializer="raw", value_serializer="raw")
         self._evict()
 
     def _evict(self) -> None:

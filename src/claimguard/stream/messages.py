@@ -16,6 +16,7 @@ class Record(NamedTuple):
     key: bytes | None
     value: bytes
     headers: list[tuple[str, bytes]] | None = None
+    partition: int | None = None  # None: by key (murmur2, as Kafka's default partitioner)
 
 
 def decision_record(topic: str, decision: Decision) -> Record:

@@ -10,10 +10,10 @@ Ordering is what makes it lossless (at-least-once with idempotent effects):
    right then, so the snapshot matches exactly the events of the epoch. One sealed epoch
    at a time is flushed in the background while the next one fills: it awaits the broker's
    acknowledgement of its decisions and dead letters, writes its findings and reversals to
-   the store (retrying with backoff for as long as the store fails), writes its histories
-   to the Faust table's changelog, and only then acks its messages. Faust commits acked
-   offsets after flushing the producer, so a committed offset always follows stored
-   findings, published decisions and a persisted history.
+   the store (retrying with backoff for as long as the store fails), publishes its
+   histories to the Faust table's changelog and awaits those acknowledgements too, and only
+   then acks its messages; Faust commits acked offsets. So a committed offset always
+   follows stored findings, published decisions and a persisted history.
 3. If the next epoch is due while the previous one is still flushing (e.g. the store is
    down), the batch handler waits: the consumer stops fetching instead of dropping.
 
@@ -46,6 +46,7 @@ from claimguard.stream.topics import TopicNames
 log = logging.getLogger("claimguard.stream")
 
 Send = Callable[[Record], Awaitable[Awaitable[Any]]]
+CHUNK = 250  # events evaluated between two yields to the event loop
 
 
 @dataclass
@@ -104,54 +105,62 @@ class Pipeline:
         consumer = self._consumer()
         if not consumer.flow_active:
             return  # a rebalance or shutdown began: Faust seeks back to the committed offsets
+        if not self.stats.first_batch_at:
+            self.stats.first_batch_at = time.time()
         generation = consumer.app.consumer_generation_id
+        current = [m for m in messages if m.generation_id == generation]
+        # Evaluate in chunks and yield in between, so that the sends, the background flush
+        # and the heartbeats progress and the first decisions leave before the last event.
+        for start in range(0, len(current), CHUNK):
+            if start:
+                await asyncio.sleep(0)
+                if not consumer.flow_active or consumer.app.consumer_generation_id != generation:
+                    return  # the rest is re-read after the rebalance
+            await self._evaluate(current[start : start + CHUNK], consumer)
+        self.stats.batches += 1
+        if self._due(self._open):
+            await self.rotate()
+
+    async def _evaluate(self, messages: list[Message], consumer: Any) -> None:
         started = time.perf_counter()
         epoch = self._open
         unacked = consumer._unacked_messages  # Faust's set of in-flight messages
-        process = self.engine.process
-        histories = self.histories
+        engine, histories, stats = self.engine, self.histories, self.stats
         sends: list[Record] = []
-        processed = 0
         for message in messages:
-            if message.generation_id != generation:
-                continue  # fetched before the last rebalance: re-read after the seek
             unacked.add(message)
             epoch.messages.append(message)
-            processed += 1
             try:
                 event = decode(message.value)
             except DecodeError as exc:
                 sends.append(self._dead_letter(message, exc.reason))
                 continue
-            person = self.engine.person_of(event) or _text(message.key)
+            person = engine.person_of(event) or _text(message.key)
             history = histories.get(person) if person else PatientHistory()
             try:
-                outcome = process(event, history)
+                outcome = engine.process(event, history)
             except Exception as exc:  # a poison event must not stop the partition
                 log.exception("engine failed on %s", _where(message))
                 sends.append(self._dead_letter(message, f"engine failed: {exc!r}"))
-                if person:
-                    histories.touched(person, message.partition)
-                continue
+                outcome = None
             if person:
                 histories.touched(person, message.partition)
+            if outcome is None:
+                continue
             if outcome.duplicate:
-                self.stats.duplicates += 1
+                stats.duplicates += 1
                 continue
             epoch.writer.add(outcome.findings)
             epoch.writer.reverse(outcome.reversed_settlements)
-            self.stats.findings += len(outcome.findings)
+            stats.findings += len(outcome.findings)
             decision = outcome.decision
             if decision is not None:
                 sends.append(decision_record(self.topics.decisions, decision))
-                self.stats.decisions += 1
-        self.stats.events += processed
+                stats.decisions += 1
+        stats.events += len(messages)
         for record in sends:
             epoch.sends.append((record, await self._send(record)))
-        self.stats.handle_seconds += time.perf_counter() - started
-        self.stats.batches += 1
-        if self._due(epoch):
-            await self.rotate()
+        stats.handle_seconds += time.perf_counter() - started
 
     def _dead_letter(self, message: Message, reason: str) -> Record:
         self.stats.dead_letters += 1
@@ -189,7 +198,7 @@ class Pipeline:
 
     async def _flush(self, epoch: Epoch) -> None:
         started = time.perf_counter()
-        await self._await_sends(epoch)
+        await self._await_all(epoch.sends)
         result = await retrying_async(
             epoch.writer.flush,
             what="store write",
@@ -197,17 +206,23 @@ class Pipeline:
             retry_on=(StoreError,),
         )
         self.stats.stored += result.inserted
-        self.histories.persist(epoch.snapshot)
+        changelog = []
+        for index, record in enumerate(self.histories.changelog_records(epoch.snapshot)):
+            if index and not index % CHUNK:
+                await asyncio.sleep(0)  # a big snapshot must not stall the decisions
+            changelog.append((record, await self._send(record)))
+        await self._await_all(changelog)
+        self.histories.adopt(epoch.snapshot)
         consumer = self._consumer()
         for message in epoch.messages:
             consumer.ack(message)
         self.stats.flushes += 1
         self.stats.flush_seconds += time.perf_counter() - started
 
-    async def _await_sends(self, epoch: Epoch) -> None:
-        """Wait for the broker to acknowledge every decision and dead letter; resend the
-        ones that failed (the broker may be away for a while)."""
-        pending = epoch.sends
+    async def _await_all(self, sends: list[tuple[Record, Awaitable[Any]]]) -> None:
+        """Wait for the broker to acknowledge every record; resend the ones that failed
+        (the broker may be away for a while)."""
+        pending = sends
         backoff = Backoff(0.1, 5.0)
         while pending:
             failed: list[tuple[Record, Awaitable[Any]]] = []

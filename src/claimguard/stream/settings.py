@@ -58,6 +58,9 @@ class WorkerSettings:
     max_poll_records: int = field(
         default_factory=lambda: _env_int("CLAIMGUARD_MAX_POLL_RECORDS", 2_000)
     )
+    fetch_max_wait_ms: int = field(
+        default_factory=lambda: _env_int("CLAIMGUARD_FETCH_MAX_WAIT_MS", 10)
+    )
     history_cache: int = field(
         default_factory=lambda: _env_int("CLAIMGUARD_HISTORY_CACHE", 200_000)
     )

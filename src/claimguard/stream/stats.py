@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 
 @dataclass
 class PipelineStats:
+    first_batch_at: float = 0.0  # wall clock (time.time()) of the first batch
     events: int = 0  # input messages processed (including dead letters and duplicates)
     dead_letters: int = 0
     duplicates: int = 0
@@ -17,6 +18,7 @@ class PipelineStats:
     batches: int = 0
     flushes: int = 0
     abandoned: int = 0
+    fetch_seconds: float = 0.0  # drain loop: waiting for fetched records, wrapping them
     handle_seconds: float = 0.0  # decoding, evaluating, publishing
     flush_seconds: float = 0.0  # awaiting acks, store writes, changelog (in the background)
     backpressure_seconds: float = 0.0  # handler waiting for the previous flush
