@@ -69,7 +69,8 @@ async def ensure_topics(
 
 
 async def partition_count(bootstrap: str, topic: str, timeout: float = 30.0) -> int:
-    """How many partitions `topic` has (0 when it does not exist)."""
+    """How many partitions `topic` has (0 when it does not exist; note that brokers with
+    automatic topic creation, Tansu included, create it on this metadata request)."""
     from aiokafka.admin import AIOKafkaAdminClient
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))

@@ -1,0 +1,187 @@
+"""Faults against real processes: kill -9 of the worker mid-stream, a frozen broker, an
+unavailable store, and two workers sharing a group. Each time the findings table must end
+equal to what `claimguard replay` writes for the same events.
+
+One Tansu broker serves the module; each test has its own topics, group and stores.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from claimguard.stream.broker import LocalBroker
+from claimguard.stream.clients import event_lines
+from claimguard.stream.faults import SWITCH_ENV
+from claimguard.synth import generate
+from test_stream_support import (
+    Scenario,
+    diff,
+    expected_decisions,
+    replay_findings,
+    stored_findings,
+    wait_until,
+)
+
+pytestmark = pytest.mark.integration
+
+RATE = 600.0  # events/s while a fault happens mid-stream
+
+
+class Data:
+    def __init__(self, root: Path) -> None:
+        generate(root, settlements=1500, seed=1)
+        self.knowledge = root / "knowledge"
+        self.events = root / "events.jsonl"
+        self.lines = event_lines(self.events)
+        self.findings = replay_findings(self.knowledge, self.events, root)
+        self.decisions = expected_decisions(self.knowledge, self.lines)
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
+    with LocalBroker(log_dir=tmp_path_factory.mktemp("faults-broker")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Data:
+    loaded = Data(tmp_path_factory.mktemp("faults-data"))
+    assert any(f["reversed"] for f in loaded.findings.values())  # reversals are exercised
+    return loaded
+
+
+def scenario(broker: LocalBroker, data: Data, tmp_path: Path, name: str) -> Scenario:
+    return Scenario(broker, tmp_path, name, data.knowledge)
+
+
+class Publisher(threading.Thread):
+    """Publishes in the background at a steady rate, so faults land mid-stream."""
+
+    def __init__(self, run: Scenario, lines: list[bytes], rate: float = RATE) -> None:
+        super().__init__(daemon=True)
+        self.run_ = run
+        self.lines = lines
+        self.rate = rate
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.run_.publish(self.lines, rate=self.rate)
+        except BaseException as exc:
+            self.error = exc
+
+    def finish(self, timeout: float = 60.0) -> None:
+        self.join(timeout)
+        assert not self.is_alive(), "publisher did not finish"
+        assert self.error is None, self.error
+
+
+def decisions_seen(run: Scenario) -> int:
+    return len(run.decisions())
+
+
+def assert_store_equals_replay(data: Data, *targets: str) -> dict[str, Any]:
+    got = stored_findings(*targets)
+    problem = diff(got, data.findings)
+    assert not problem, problem
+    return got
+
+
+def test_kill_9_mid_stream_then_restart(broker: LocalBroker, data: Data, tmp_path: Path) -> None:
+    run = scenario(broker, data, tmp_path, "kill9")
+    worker = run.worker().start()
+    publisher = Publisher(run, data.lines)
+    publisher.start()
+    wait_until(lambda: decisions_seen(run) >= 200, 60, "the first decisions")
+    worker.kill()  # SIGKILL: no flush, no commit, no leave-group
+    assert run.lag() > 0  # there was unfinished work
+    worker = run.worker().start()
+    try:
+        publisher.finish()
+        run.wait_drained()
+    finally:
+        code = worker.stop()
+    assert code == 0, worker.log_text()[-3000:]
+    assert_store_equals_replay(data, run.store())
+    # At-least-once across a crash: every decision is there, maybe twice.
+    assert {d["event_id"] for d in run.decisions()} == set(data.decisions)
+
+
+def test_broker_frozen_then_resumed(broker: LocalBroker, data: Data, tmp_path: Path) -> None:
+    run = scenario(broker, data, tmp_path, "pause")
+    worker = run.worker().start()
+    publisher = Publisher(run, data.lines)
+    publisher.start()
+    try:
+        wait_until(lambda: decisions_seen(run) >= 200, 60, "the first decisions")
+        broker.pause()  # SIGSTOP: memory storage would lose everything on a restart
+        try:
+            time.sleep(8)  # longer than the worker's session timeout (6 s)
+            assert worker.running
+        finally:
+            broker.resume()
+        publisher.finish()
+        run.wait_drained()
+    finally:
+        code = worker.stop()
+    assert code == 0, worker.log_text()[-3000:]
+    assert_store_equals_replay(data, run.store())
+    assert {d["event_id"] for d in run.decisions()} == set(data.decisions)
+
+
+def test_store_unavailable_for_a_while(broker: LocalBroker, data: Data, tmp_path: Path) -> None:
+    run = scenario(broker, data, tmp_path, "storedown")
+    outage = tmp_path / "store-is-down"
+    worker = run.worker(**{SWITCH_ENV: str(outage)}).start()
+    half = len(data.lines) // 2
+    try:
+        run.publish(data.lines[:half])
+        run.wait_drained()
+        outage.touch()
+        run.publish(data.lines[half:])
+        time.sleep(5)
+        # Nothing past unwritten rows is committed; the worker waits instead of dropping.
+        assert run.lag() > 0
+        assert worker.running
+        outage.unlink()
+        run.wait_drained()
+    finally:
+        code = worker.stop()
+    log = worker.log_text()
+    assert code == 0, log[-3000:]
+    assert "store write failed" in log and "retrying" in log
+    assert_store_equals_replay(data, run.store())
+    decisions = Counter(d["event_id"] for d in run.decisions())
+    assert set(decisions) == set(data.decisions)
+    assert max(decisions.values()) == 1  # no crash, no redelivery: exactly once
+
+
+def test_two_workers_split_the_partitions(broker: LocalBroker, data: Data, tmp_path: Path) -> None:
+    run = scenario(broker, data, tmp_path, "pair")
+    # One chdb directory per process: each worker writes its own store here; in production
+    # both write to one ClickHouse server.
+    first = run.worker("-a").start()
+    second = run.worker("-b").start()
+    try:
+        wait_until(lambda: run.members() == 2, 60, "both workers in the group")
+        time.sleep(3)  # let the rebalance settle before the first event
+        run.publish(data.lines)
+        run.wait_drained()
+    finally:
+        codes = (first.stop(), second.stop())
+    assert codes == (0, 0), first.log_text()[-2000:] + second.log_text()[-2000:]
+    share_a = stored_findings(run.store("-a"))
+    share_b = stored_findings(run.store("-b"))
+    assert share_a and share_b  # both did part of the work
+    assert not set(share_a) & set(share_b)
+    assert_store_equals_replay(data, run.store("-a"), run.store("-b"))
+    decisions = Counter(d["event_id"] for d in run.decisions())
+    assert set(decisions) == set(data.decisions)
+    assert max(decisions.values()) == 1
