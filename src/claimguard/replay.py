@@ -1,7 +1,7 @@
 """`claimguard replay`: an ordered event file through the engine, findings out as JSON lines.
 
-Patient histories live in a dict; a reversal that carries no patient finds its history
-through the settlement index. The worker runs the same engine with Faust tables instead.
+Patient histories live in memory (`MemoryHistories`); a reversal that carries no patient
+finds its history through the settlement index. The worker runs the same engine with Faust tables instead.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 import orjson
 
 from claimguard.decode import DecodeError, decode
-from claimguard.engine import Engine, Outcome, PatientHistory
+from claimguard.engine import Engine, MemoryHistories, Outcome, PatientHistory
 from claimguard.knowledge import KnowledgeError
 from claimguard.model import Finding
 from claimguard.rules import PackError
@@ -60,7 +60,7 @@ class ReplaySession:
     """In-memory state for an ordered run; findings kept by id, reversals applied to them."""
 
     engine: Engine
-    histories: dict[str, PatientHistory] = field(default_factory=dict)
+    histories: MemoryHistories = field(default_factory=MemoryHistories)
     owners: dict[str, str] = field(default_factory=dict)  # settlement_id → person_id
     findings: dict[str, Finding] = field(default_factory=dict)
     by_settlement: dict[str, list[str]] = field(default_factory=dict)
@@ -78,9 +78,7 @@ class ReplaySession:
         person = self.engine.person_of(event) or self.owners.get(event.settlement_id)
         if person is not None:
             self.owners.setdefault(event.settlement_id, person)
-            history = self.histories.get(person)  # not setdefault: it would build one per event
-            if history is None:
-                history = self.histories[person] = PatientHistory()
+            history = self.histories.get(person)
         else:
             history = PatientHistory()  # a reversal of a settlement never seen
         outcome = self.engine.process(event, history)

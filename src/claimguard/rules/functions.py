@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -41,7 +40,7 @@ def date_of(value: dt.date | dt.datetime | None) -> dt.date | None:
 def over(value: float | None, limit: float | None, tolerance: float = 0.0) -> bool:
     """value > limit + tolerance, decided on the difference rounded to 1e-6 so that binary
     floating point cannot turn a boundary price like cap + 0.005 into a hit."""
-    if value is None or limit is None:
+    if value is None or limit is None or value <= limit:  # the usual case, decided cheaply
         return False
     return round(value - limit, 6) > tolerance
 
@@ -51,22 +50,21 @@ def agreement_lapsed(inst: Any, day: dt.date | None) -> bool:
     return inst is not None and day is not None and inst.suspended_on(day)
 
 
-def _memo(env: Env, key: str, build: Any) -> Any:
-    memo = env["_memo"]
-    if key not in memo:
-        memo[key] = build()
-    return memo[key]
-
-
 def same_charge_count(env: Env, item: Any) -> int:
     """How many service/consumable items of the settlement share `item`'s code and time."""
 
-    def build() -> Counter:
-        return Counter(
-            (i.code, i.performed_at) for i in env["items"] if i.kind in ("service", "consumable")
-        )
-
-    return _memo(env, "charges", build)[(item.code, item.performed_at)]
+    items = env["items"]
+    if len(items) == 1:  # most settlements: nothing to count against
+        return 1
+    memo = env["_memo"]
+    counts = memo.get("charges")
+    if counts is None:
+        counts = memo["charges"] = {}
+        for i in items:
+            if i.kind != "drug":
+                key = (i.code, i.performed_at)
+                counts[key] = counts.get(key, 0) + 1
+    return counts.get((item.code, item.performed_at), 0)
 
 
 def billed(env: Env, codes: Iterable[str] | None) -> bool:
