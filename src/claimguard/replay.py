@@ -1,7 +1,8 @@
 """`claimguard replay`: an ordered event file through the engine, findings out as JSON lines.
 
 Patient histories live in memory (`MemoryHistories`); a reversal that carries no patient
-finds its history through the settlement index. The worker runs the same engine with Faust tables instead.
+finds its history through the settlement index. The worker runs the same engine with
+Faust tables instead.
 """
 
 from __future__ import annotations
