@@ -7,6 +7,7 @@ One Tansu broker serves the module; each test has its own topics, group and stor
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections import Counter
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from claimguard.stream.broker import LocalBroker
@@ -109,6 +111,7 @@ def test_kill_9_mid_stream_then_restart(broker: LocalBroker, data: Data, tmp_pat
     finally:
         code = worker.stop()
     assert code == 0, worker.log_text()[-3000:]
+    assert run.stats()["histories_loaded"] > 0  # restored from the changelog
     assert_store_equals_replay(data, run.store())
     # At-least-once across a crash: every decision is there, maybe twice.
     assert {d["event_id"] for d in run.decisions()} == set(data.decisions)
@@ -185,3 +188,47 @@ def test_two_workers_split_the_partitions(broker: LocalBroker, data: Data, tmp_p
     decisions = Counter(d["event_id"] for d in run.decisions())
     assert set(decisions) == set(data.decisions)
     assert max(decisions.values()) == 1
+
+
+def late_order(data: Data, moves: int = 15, delay: int = 60) -> tuple[list[bytes], int]:
+    """The events with some flagged settlements' `settled` events arriving `delay` lines
+    late, and a split index at which one of them is still on its way."""
+    flagged = {f["settlement_id"] for f in data.findings.values() if f["action"] == "flag"}
+    candidates = []
+    for index, line in enumerate(data.lines):
+        try:
+            event = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if event.get("event_type") == "settled" and event["settlement_id"] in flagged:
+            candidates.append(index)
+    chosen = sorted(random.Random(3).sample(candidates, moves), reverse=True)
+    lines = list(data.lines)
+    for index in chosen:
+        lines.insert(min(len(lines), index + delay), lines.pop(index))
+    return lines, chosen[len(chosen) // 2] + delay // 2
+
+
+def test_late_events_across_a_restart(broker: LocalBroker, data: Data, tmp_path: Path) -> None:
+    """Histories come back from the changelog: a patient's late event, processed by a new
+    worker process, yields the flags that in-order processing (replay) yields."""
+    run = scenario(broker, data, tmp_path, "late")
+    lines, split = late_order(data)
+    worker = run.worker().start()
+    try:
+        run.publish(lines[:split])
+        wait_until(lambda: decisions_seen(run) > 0, 60, "the first decisions")
+    finally:
+        # a graceful stop mid-stream: the worker flushes what it evaluated, then commits
+        assert worker.stop() == 0, worker.log_text()[-3000:]
+    left = run.lag()
+    worker = run.worker().start()
+    try:
+        run.publish(lines[split:])
+        run.wait_drained()
+    finally:
+        assert worker.stop() == 0, worker.log_text()[-3000:]
+    assert left < len(data.lines)  # the first worker's commits survived its stop
+    assert run.stats()["histories_loaded"] > 0  # restored from the changelog
+    assert "Error in recovery" not in worker.log_text()
+    assert_store_equals_replay(data, run.store())

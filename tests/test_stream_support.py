@@ -61,9 +61,14 @@ class Scenario:
                 "CLAIMGUARD_TOPIC_DEADLETTER": self.topics.deadletter,
                 "CLAIMGUARD_WORKER_DIR": str(self.root / f"faust{suffix}"),
                 "CLAIMGUARD_LOG_LEVEL": "info",
+                "CLAIMGUARD_STATS_FILE": str(self.root / f"stats{suffix}.json"),
                 **env,
             },
         )
+
+    def stats(self, suffix: str = "") -> dict[str, Any]:
+        """The counters the last worker with this suffix wrote at exit."""
+        return dict(orjson.loads((self.root / f"stats{suffix}.json").read_bytes()))
 
     def publish(self, lines: list[bytes], rate: float | None = None) -> int:
         return asyncio.run(publish(self.broker.bootstrap, self.topics.events, lines, rate=rate))

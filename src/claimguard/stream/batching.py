@@ -16,13 +16,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, cast
 
 import faust
+from aiokafka import TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import Message
 from mode import Service
+
+from claimguard.stream.offsets import end_offsets
 
 BatchHandler = Callable[[list[Message]], Awaitable[None]]
 
@@ -38,6 +41,17 @@ class QuickFetchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         # read by AIOKafkaConsumer.start() when it builds its fetcher
         consumer._fetch_max_wait_ms = cast(BatchingApp, self.app).fetch_max_wait_ms
         return consumer
+
+    async def _highwaters(self, partitions: list[Any]) -> Mapping[Any, int]:
+        """Where table recovery stops reading a changelog: the true log end (see
+        `offsets.py`: Tansu's ListOffsets answers less, and recovery lost state)."""
+        if self.consumer.in_transaction:
+            return await super()._highwaters(partitions)
+        bootstrap = cast(BatchingApp, self.app).bootstrap
+        found = await end_offsets(
+            bootstrap, [TopicPartition(tp.topic, tp.partition) for tp in partitions]
+        )
+        return {tp: found[TopicPartition(tp.topic, tp.partition)] for tp in partitions}
 
 
 class BatchingConsumer(faust_aiokafka.Consumer):
@@ -120,6 +134,9 @@ class BatchingApp(faust.App):
         self.batch_handlers: dict[str, BatchHandler] = {}
         self.poll_timeout = poll_timeout
         self.fetch_max_wait_ms = fetch_max_wait_ms
+        self.bootstrap = ",".join(
+            f"{url.host}:{url.port or 9092}" for url in self.conf.broker_consumer
+        )
         self.fetch_seconds = 0.0  # the drain loop waiting for and converting fetched records
 
     def batch_topic(self, name: str, handler: BatchHandler) -> faust.TopicT:

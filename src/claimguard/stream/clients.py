@@ -13,6 +13,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from claimguard.stream.offsets import end_offsets
+
 
 def patient_key(line: bytes) -> bytes | None:
     """Contract §7: key = patient.person_id. Unreadable lines go unkeyed (the worker
@@ -100,7 +102,7 @@ async def read_topic(bootstrap: str, topic: str, timeout: float = 30.0) -> list[
             return []
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
+        ends = await end_offsets(bootstrap, tps)
         records: list[Any] = []
         deadline = time.monotonic() + timeout
         while any([await consumer.position(tp) < ends[tp] for tp in tps]):
@@ -123,13 +125,20 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
 
 async def group_lag(bootstrap: str, group: str, topic: str) -> int:
     """Messages of `topic` not yet committed by `group` (all, when it committed nothing)."""
+    from claimguard.stream.topics import partition_count
+
+    # From the admin's metadata: an unsubscribed consumer may not know the topic yet, and a
+    # lag computed over no partitions would be a false zero.
+    count = await partition_count(bootstrap, topic)
+    if count <= 0:
+        raise LookupError(f"topic {topic} has no partitions")
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await consumer.start()
     await admin.start()
     try:
-        tps = [TopicPartition(topic, p) for p in await _partitions(consumer, topic)]
-        ends = await consumer.end_offsets(tps)
+        tps = [TopicPartition(topic, p) for p in range(count)]
+        ends = await end_offsets(bootstrap, tps)
         committed = await admin.list_consumer_group_offsets(group, partitions=tps)
         lag = 0
         for tp in tps:

@@ -29,6 +29,7 @@ class HistoryCache:
         self.capacity = capacity
         self._live: OrderedDict[str, PatientHistory] = OrderedDict()
         self._dirty: dict[str, int] = {}  # person → partition, changed since the last seal
+        self.loaded = 0  # histories read from the table (restored, or evicted earlier)
 
     def get(self, person: str) -> PatientHistory:
         history = self._live.get(person)
@@ -36,7 +37,11 @@ class HistoryCache:
             self._live.move_to_end(person)
             return history
         raw = self.table.data.get(person.encode())
-        history = PatientHistory.from_bytes(raw) if raw else PatientHistory()
+        if raw:
+            history = PatientHistory.from_bytes(raw)
+            self.loaded += 1
+        else:
+            history = PatientHistory()
         self._live[person] = history
         return history
 

@@ -278,6 +278,11 @@ class Pipeline:
         self.histories.clear()
         self.stats.abandoned += 1
 
+    def refreshed_stats(self, fetch_seconds: float = 0.0) -> PipelineStats:
+        self.stats.histories_loaded = self.histories.loaded
+        self.stats.fetch_seconds = fetch_seconds
+        return self.stats
+
     def on_partitions_revoked(self) -> None:
         """Faust has already waited for our in-flight messages (`stream_wait_empty`), so
         the working copies may go: the next owner of a partition reads the table."""

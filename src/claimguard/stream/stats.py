@@ -18,6 +18,7 @@ class PipelineStats:
     batches: int = 0
     flushes: int = 0
     abandoned: int = 0
+    histories_loaded: int = 0  # patient histories read back from the table
     fetch_seconds: float = 0.0  # drain loop: waiting for fetched records, wrapping them
     handle_seconds: float = 0.0  # decoding, evaluating, publishing
     flush_seconds: float = 0.0  # awaiting acks, store writes, changelog (in the background)

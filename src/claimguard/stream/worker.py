@@ -96,9 +96,9 @@ def build_app(
     table = app.Table(
         settings.history_table,
         default=None,
-        schema=faust.Schema(
-            key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
-        ),
+        # bytes types make Faust use the raw codec for the changelog, also in recovery
+        key_type=bytes,
+        value_type=bytes,
         partitions=partitions,
     )
 
@@ -118,16 +118,23 @@ def build_app(
     )
     app.batch_topic(settings.topics.events, pipeline.handle)
 
-    @app.timer(TICK_SECONDS)
-    async def _tick() -> None:
-        await pipeline.tick()
+    @app.task
+    async def _ticker() -> None:
+        # A plain task, not `app.timer`: timers stop as soon as the app begins to stop,
+        # but a shutdown still needs ticks to flush the last epoch while Faust waits for
+        # our unacked events (`wait_empty`); app tasks are cancelled only after that.
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            try:
+                await pipeline.tick()
+            except Exception:  # a failed tick must not end the ticking
+                log.exception("pipeline tick failed")
 
     if os.environ.get(STATS_ENV):
 
         @app.timer(1.0)
         async def _dump_stats() -> None:
-            pipeline.stats.fetch_seconds = app.fetch_seconds
-            _write_stats(pipeline.stats)
+            _write_stats(pipeline.refreshed_stats(app.fetch_seconds))
 
     @app.on_before_shutdown.connect
     async def _closing(sender: Any, **kwargs: Any) -> None:
@@ -188,7 +195,9 @@ def run_worker(
     settings.datadir.mkdir(parents=True, exist_ok=True)
     asyncio.set_event_loop(asyncio.new_event_loop())
     stats = PipelineStats()
-    app, _ = build_app(settings, engine, with_outage_switch(finding_store), partitions, stats)
+    app, pipeline = build_app(
+        settings, engine, with_outage_switch(finding_store), partitions, stats
+    )
     quiet_client_logs()
     tune_gc()
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
@@ -198,7 +207,7 @@ def run_worker(
         return int(exc.code or 0)
     finally:
         finding_store.close()
-        _write_stats(stats)
+        _write_stats(pipeline.refreshed_stats(app.fetch_seconds))
     return 0
 
 
