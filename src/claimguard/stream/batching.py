@@ -27,7 +27,8 @@ from mode import Service
 
 from claimguard.stream.offsets import end_offsets
 
-BatchHandler = Callable[[list[Message]], Awaitable[None]]
+# (messages of one fetch, the consumer's `seeks` when they were fetched)
+BatchHandler = Callable[[list[Message], int], Awaitable[None]]
 
 
 class QuickFetchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -57,8 +58,26 @@ class QuickFetchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 class BatchingConsumer(faust_aiokafka.Consumer):
     """The aiokafka-driver consumer whose drain loop batches the registered topics."""
 
+    # Odd while Faust seeks the input partitions back to their committed offsets (after a
+    # recovery or rebalance), bumped again when done. Records fetched across a seek are
+    # dropped: they would be read again from the committed offset, evaluated twice and
+    # their decisions published twice (seen after every restart: recovery resumes the
+    # partitions a moment before it seeks them).
+    seeks: int = 0
+
     def _new_consumer_thread(self) -> QuickFetchConsumerThread:
         return QuickFetchConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def perform_seek(self) -> None:
+        self.seeks += 1
+        try:
+            await super().perform_seek()
+        finally:
+            self.seeks += 1
+
+    def fetched_since(self, mark: int) -> bool:
+        """Whether records fetched when `seeks` was `mark` are still to be used."""
+        return self.seeks == mark and not mark % 2
 
     async def _drain_messages(self, fetcher: Any) -> None:
         app = cast(BatchingApp, self.app)
@@ -77,6 +96,7 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         """One fetch: input-topic records become one batch per topic, the rest (changelogs,
         standbys) go through the conductor one by one, as in Faust's own loop."""
         started = time.perf_counter()
+        mark = self.seeks
         records, active = await self._wait_next_records(app.poll_timeout)
         if not records or self.should_stop:
             return
@@ -112,9 +132,14 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         app.fetch_seconds += time.perf_counter() - started
         for message in singles:
             await self.wait_first(self.callback(message), self.suspend_flow.wait())
+        if any(batches.values()) and not self.fetched_since(mark):
+            # Fetched across a seek: the consumer's position may already be past these
+            # records, so dropping them needs another seek back to the committed offsets.
+            await self.perform_seek()
+            return
         for topic, messages in batches.items():
             if messages:
-                await handlers[topic](messages)
+                await handlers[topic](messages, mark)
         if self._commit_every is not None and self._n_acked >= self._commit_every:
             self._n_acked = 0
             await self.commit()

@@ -53,9 +53,17 @@ CHUNK = 250  # events evaluated between two yields to the event loop
 class Epoch:
     writer: BatchWriter
     messages: list[Message] = field(default_factory=list)
-    sends: list[tuple[Record, Awaitable[Any]]] = field(default_factory=list)
+    # (record, broker acknowledgement, or None until the record has been handed over)
+    sends: list[tuple[Record, Awaitable[Any] | None]] = field(default_factory=list)
     snapshot: Snapshot = field(default_factory=list)
     opened: float = field(default_factory=time.monotonic)
+    # Sends still being handed to the producer; the flush waits for them (it must not
+    # send a record a second time, nor miss one).
+    handing_over: int = 0
+    handed_over: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.handed_over.set()
 
     def __len__(self) -> int:
         return len(self.messages)
@@ -101,7 +109,7 @@ class Pipeline:
 
     # -- the batch handler (called by the consumer's drain loop) ---------------------------
 
-    async def handle(self, messages: list[Message]) -> None:
+    async def handle(self, messages: list[Message], seek_mark: int = 0) -> None:
         consumer = self._consumer()
         if not consumer.flow_active:
             return  # a rebalance or shutdown began: Faust seeks back to the committed offsets
@@ -114,8 +122,12 @@ class Pipeline:
         for start in range(0, len(current), CHUNK):
             if start:
                 await asyncio.sleep(0)
-                if not consumer.flow_active or consumer.app.consumer_generation_id != generation:
-                    return  # the rest is re-read after the rebalance
+                if (
+                    not consumer.flow_active
+                    or consumer.app.consumer_generation_id != generation
+                    or not consumer.fetched_since(seek_mark)
+                ):
+                    return  # the rest is re-read after the rebalance or seek
             await self._evaluate(current[start : start + CHUNK], consumer)
         self.stats.batches += 1
         if self._due(self._open):
@@ -158,9 +170,26 @@ class Pipeline:
                 sends.append(decision_record(self.topics.decisions, decision))
                 stats.decisions += 1
         stats.events += len(messages)
-        for record in sends:
-            epoch.sends.append((record, await self._send(record)))
+        if sends:
+            epoch.handing_over += 1
+            epoch.handed_over.clear()
+            # shielded: a shutdown cancelling the drain loop must not cut a hand-over short
+            await asyncio.shield(self._hand_over(epoch, sends))
         stats.handle_seconds += time.perf_counter() - started
+
+    async def _hand_over(self, epoch: Epoch, records: list[Record]) -> None:
+        try:
+            for record in records:
+                try:
+                    future: Awaitable[Any] | None = await self._send(record)
+                except Exception as exc:  # e.g. no metadata while the broker is away
+                    log.warning("handing %s to the producer failed: %r", record.topic, exc)
+                    future = None  # the flush sends it again
+                epoch.sends.append((record, future))
+        finally:
+            epoch.handing_over -= 1
+            if not epoch.handing_over:
+                epoch.handed_over.set()
 
     def _dead_letter(self, message: Message, reason: str) -> Record:
         self.stats.dead_letters += 1
@@ -198,6 +227,7 @@ class Pipeline:
 
     async def _flush(self, epoch: Epoch) -> None:
         started = time.perf_counter()
+        await epoch.handed_over.wait()
         await self._await_all(epoch.sends)
         result = await retrying_async(
             epoch.writer.flush,
@@ -206,7 +236,7 @@ class Pipeline:
             retry_on=(StoreError,),
         )
         self.stats.stored += result.inserted
-        changelog = []
+        changelog: list[tuple[Record, Awaitable[Any] | None]] = []
         for index, record in enumerate(self.histories.changelog_records(epoch.snapshot)):
             if index and not index % CHUNK:
                 await asyncio.sleep(0)  # a big snapshot must not stall the decisions
@@ -219,16 +249,16 @@ class Pipeline:
         self.stats.flushes += 1
         self.stats.flush_seconds += time.perf_counter() - started
 
-    async def _await_all(self, sends: list[tuple[Record, Awaitable[Any]]]) -> None:
-        """Wait for the broker to acknowledge every record; resend the ones that failed
-        (the broker may be away for a while)."""
+    async def _await_all(self, sends: list[tuple[Record, Awaitable[Any] | None]]) -> None:
+        """Wait for the broker to acknowledge every record; send the ones not sent yet and
+        resend the ones that failed (the broker may be away for a while)."""
         pending = sends
         backoff = Backoff(0.1, 5.0)
         while pending:
-            failed: list[tuple[Record, Awaitable[Any]]] = []
+            failed: list[tuple[Record, Awaitable[Any] | None]] = []
             for record, future in pending:
                 try:
-                    await future
+                    await (future if future is not None else await self._send(record))
                 except Exception as exc:
                     log.warning("publishing to %s failed, will resend: %r", record.topic, exc)
                     failed.append((record, future))

@@ -8,6 +8,7 @@ run it under Faust's Worker, which owns signals and a clean shutdown.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -138,7 +139,12 @@ def build_app(
 
     @app.on_before_shutdown.connect
     async def _closing(sender: Any, **kwargs: Any) -> None:
-        # after Faust waited for our unflushed events (they needed the publisher)
+        # Faust has waited for our unflushed events (they needed the publisher). Its own
+        # last commit can be skipped when a periodic commit is in flight, so commit once
+        # more: otherwise a graceful restart would re-evaluate the last epoch (harmless,
+        # duplicates to the engine, but its decisions would be published again).
+        with contextlib.suppress(Exception):
+            await app.consumer.commit()
         await publisher.stop()
 
     @app.on_partitions_revoked.connect
