@@ -6,6 +6,35 @@ import json
 import subprocess
 from collections import Counter
 from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+
+class Replayed(NamedTuple):
+    stdout: str
+    findings: list[dict]
+    dead_letters: list[dict]
+
+
+@pytest.fixture(scope="module")
+def replayed(
+    sample_dir: Path, claimguard_cli: list[str], tmp_path_factory: pytest.TempPathFactory
+) -> Replayed:
+    out_dir = tmp_path_factory.mktemp("sample")
+    out, dead = out_dir / "findings.jsonl", out_dir / "dead.jsonl"
+    result = subprocess.run(
+        [*claimguard_cli, "replay", "--knowledge", str(sample_dir / "knowledge"),
+         "--events", str(sample_dir / "events.jsonl"), "--out", str(out),
+         "--dead-letter", str(dead)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return Replayed(
+        result.stdout,
+        [json.loads(line) for line in out.open()],
+        [json.loads(line) for line in dead.open()],
+    )
 
 
 def _key(row: dict) -> tuple:
@@ -19,77 +48,26 @@ def _key(row: dict) -> tuple:
     )
 
 
-def test_replay_matches_expected(sample_dir: Path, claimguard_cli: list[str], tmp_path: Path):
-    out, dead = tmp_path / "findings.jsonl", tmp_path / "dead.jsonl"
-    result = subprocess.run(
-        [
-            *claimguard_cli,
-            "replay",
-            "--knowledge",
-            str(sample_dir / "knowledge"),
-            "--events",
-            str(sample_dir / "events.jsonl"),
-            "--out",
-            str(out),
-            "--dead-letter",
-            str(dead),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "dead letters 4" in result.stdout
+def test_replay_matches_expected(sample_dir: Path, replayed: Replayed):
+    assert "dead letters 4" in replayed.stdout
     expected = Counter(_key(json.loads(line)) for line in (sample_dir / "expected.jsonl").open())
-    findings = [json.loads(line) for line in out.open()]
-    got = Counter(_key(f) for f in findings if not f["reversed"])
+    got = Counter(_key(f) for f in replayed.findings if not f["reversed"])
     assert got - expected == Counter(), "findings the sample does not expect"
     assert expected - got == Counter(), "expected findings that are missing"
-    dead_rows = [json.loads(line) for line in dead.open()]
-    assert len(dead_rows) == 4
-    assert all(row["error"] and row["raw"] for row in dead_rows)
-    assert len({f["finding_id"] for f in findings}) == len(findings)
+    assert len({f["finding_id"] for f in replayed.findings}) == len(replayed.findings)
 
 
-def test_findings_carry_contract_fields(
-    sample_dir: Path, claimguard_cli: list[str], tmp_path: Path
-):
-    out = tmp_path / "f.jsonl"
-    subprocess.run(
-        [
-            *claimguard_cli,
-            "replay",
-            "--knowledge",
-            str(sample_dir / "knowledge"),
-            "--events",
-            str(sample_dir / "events.jsonl"),
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        check=True,
-    )
-    required = {
-        "event_id",
-        "settlement_id",
-        "event_type",
-        "rule_id",
-        "rule_version",
-        "violation",
-        "layer",
-        "stage",
-        "action",
-        "item_ids",
-        "amount",
-        "subject",
-        "assigned_region",
-        "assigned_level",
-        "notify_regions",
-        "message",
-    }
+def test_broken_lines_are_dead_letters_with_reasons(replayed: Replayed):
+    assert len(replayed.dead_letters) == 4
+    assert all(row["error"] and row["raw"] and row["line"] for row in replayed.dead_letters)
+
+
+def test_findings_carry_contract_fields(replayed: Replayed):
+    required = {"event_id", "settlement_id", "event_type", "rule_id", "rule_version", "violation",
+                "layer", "stage", "action", "item_ids", "amount", "subject", "assigned_region",
+                "assigned_level", "notify_regions", "message"}  # fmt: skip
     stage_of = {"precheck": "pre", "settle": "in", "settled": "post"}
-    for line in out.open():
-        row = json.loads(line)
+    for row in replayed.findings:
         assert required <= row.keys()
         assert row["stage"] == stage_of[row["event_type"]]
         assert row["message"]

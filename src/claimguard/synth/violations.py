@@ -1,26 +1,7 @@
-"""The 20 violation codes of contract §3, in the contract's order."""
+"""The 20 violation codes of contract §3, in the contract's order (the taxonomy owns them)."""
 
 from __future__ import annotations
 
-VIOLATIONS: tuple[str, ...] = (
-    "GENDER_MISMATCH",
-    "AGE_MISMATCH",
-    "INDICATION_MISMATCH",
-    "EXCESSIVE_QUANTITY",
-    "OUT_OF_SCOPE_PRACTICE",
-    "NON_COVERED_ITEM",
-    "PRICE_OVER_CAP",
-    "DUPLICATE_CHARGE",
-    "BUNDLED_CHARGE",
-    "LEVEL_RESTRICTED",
-    "SUSPENDED_INSTITUTION",
-    "OVER_FREQUENCY",
-    "DECEASED_PATIENT",
-    "IDENTITY_MISMATCH",
-    "MULTI_INSTITUTION_SAME_DAY",
-    "FREQUENT_VISITS",
-    "REPEAT_PRESCRIPTION",
-    "SPLIT_HOSPITALIZATION",
-    "OVERLAPPING_STAY",
-    "BED_HOLDING",
-)
+from claimguard.rules.taxonomy import TAXONOMY
+
+VIOLATIONS: tuple[str, ...] = tuple(TAXONOMY)
