@@ -59,8 +59,11 @@ def _injected(out: Path) -> list[dict[str, str]]:
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
-    names = ("events.jsonl", "injected.jsonl", *(f"knowledge/{k}.csv" for k in (
-        "items", "institutions", "doctors", "persons", "regions")))
+    names = (
+        "events.jsonl",
+        "injected.jsonl",
+        *(f"knowledge/{k}.csv" for k in ("items", "institutions", "doctors", "persons", "regions")),
+    )
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     generate(a, settlements=600, seed=5)
     generate(b, settlements=600, seed=5)
@@ -120,8 +123,7 @@ def test_knowledge_validates_against_the_row_models(synth: tuple[Path, SynthSumm
     regions = _rows(k / "regions.csv", RegionRow)
     assert {i.kind for i in items} == {"drug", "service", "consumable"}
     assert any(not i.covered for i in items)
-    assert {i.agreement_status for i in institutions} == {
-        "active", "suspended", "terminated"}
+    assert {i.agreement_status for i in institutions} == {"active", "suspended", "terminated"}
     assert {d.status for d in doctors} == {"active", "suspended"}
     assert any(p.deceased_on for p in persons)
     codes = {i.code for i in institutions}
@@ -137,9 +139,11 @@ def test_knowledge_validates_against_the_row_models(synth: tuple[Path, SynthSumm
         else:
             assert parent == code[:4] + "00"
     header = (k / "items.csv").read_text(encoding="utf-8").splitlines()[0]
-    assert header == ("code,kind,name,covered,gender,age_min,age_max,indications,"
-                      "max_unit_price,max_daily_quantity,max_days_supply,max_per_day,"
-                      "min_institution_level,excludes")
+    assert header == (
+        "code,kind,name,covered,gender,age_min,age_max,indications,"
+        "max_unit_price,max_daily_quantity,max_days_supply,max_per_day,"
+        "min_institution_level,excludes"
+    )
 
 
 def test_every_code_is_injected_and_listed(synth: tuple[Path, SynthSummary]) -> None:
@@ -152,8 +156,11 @@ def test_every_code_is_injected_and_listed(synth: tuple[Path, SynthSummary]) -> 
     assert {r["settlement_id"] for r in rows} <= settled
     # one flagged settlement is later reversed: its findings stay, marked reversed
     reversed_ids = {e.settlement_id for e in _events(out)[0] if e.event_type == "reversal"}
-    assert {r["settlement_id"] for r in rows if r.get("reversed")} == (
-        reversed_ids & {r["settlement_id"] for r in rows}) != set()
+    assert (
+        {r["settlement_id"] for r in rows if r.get("reversed")}
+        == (reversed_ids & {r["settlement_id"] for r in rows})
+        != set()
+    )
     text = str(summary)
     assert "FREQUENT_VISITS" in text and f"{summary.events}" in text
 
@@ -210,15 +217,19 @@ def _stateless(e: Event, kb: _Knowledge) -> set[str]:
             found.add("GENDER_MISMATCH")
         age = _age(patient.birth_date, day)
         if (row.age_min is not None and age < row.age_min) or (
-                row.age_max is not None and age > row.age_max):
+            row.age_max is not None and age > row.age_max
+        ):
             found.add("AGE_MISMATCH")
         if row.indications and not any(
-                d.startswith(p) for d in visit.diagnoses for p in row.indications):
+            d.startswith(p) for d in visit.diagnoses for p in row.indications
+        ):
             found.add("INDICATION_MISMATCH")
         if item.kind == "drug" and (
             (row.max_days_supply is not None and (item.days or 0) > row.max_days_supply)
-            or (row.max_daily_quantity is not None
-                and item.quantity / (item.days or 1) > row.max_daily_quantity)
+            or (
+                row.max_daily_quantity is not None
+                and item.quantity / (item.days or 1) > row.max_daily_quantity
+            )
         ):
             found.add("EXCESSIVE_QUANTITY")
         if row.max_unit_price is not None and item.unit_price > row.max_unit_price + 0.005:
@@ -226,24 +237,32 @@ def _stateless(e: Event, kb: _Knowledge) -> set[str]:
         if set(row.excludes) & codes:
             found.add("BUNDLED_CHARGE")
         if row.min_institution_level is not None and (
-                e.institution.level < row.min_institution_level):
+            e.institution.level < row.min_institution_level
+        ):
             found.add("LEVEL_RESTRICTED")
     if any(n >= 2 for n in groups.values()):
         found.add("DUPLICATE_CHARGE")
     inst = kb.institutions.get(e.institution.code)
     if visit.visit_type != "pharmacy":
         doctor = kb.doctors.get(visit.doctor_code)
-        if (doctor is None or doctor.status != "active"
-                or visit.department not in doctor.departments
-                or inst is None or visit.department not in inst.departments):
+        if (
+            doctor is None
+            or doctor.status != "active"
+            or visit.department not in doctor.departments
+            or inst is None
+            or visit.department not in inst.departments
+        ):
             found.add("OUT_OF_SCOPE_PRACTICE")
     if inst is None or inst.suspended_on(day):
         found.add("SUSPENDED_INSTITUTION")
     died = kb.deceased.get(patient.person_id)
     if died is not None and day > died:
         found.add("DECEASED_PATIENT")
-    if (visit.visit_type == "pharmacy" and visit.prescription_holder_id
-            and visit.prescription_holder_id != patient.person_id):
+    if (
+        visit.visit_type == "pharmacy"
+        and visit.prescription_holder_id
+        and visit.prescription_holder_id != patient.person_id
+    ):
         found.add("IDENTITY_MISMATCH")
     return found
 
@@ -258,8 +277,12 @@ def _cross(e: Event, history: list[_Done], kb: _Knowledge) -> set[tuple[str, str
         row = kb.items.get(item.code)
         if item.kind == "service" and row and row.max_per_day is not None:
             day = _item_day(item, e)
-            total = sum(i.quantity for d in [*live, _Done(sid, e)] for i in d.event.items or ()
-                        if i.code == item.code and _item_day(i, d.event) == day)
+            total = sum(
+                i.quantity
+                for d in [*live, _Done(sid, e)]
+                for i in d.event.items or ()
+                if i.code == item.code and _item_day(i, d.event) == day
+            )
             if total > row.max_per_day:
                 found.add((sid, "OVER_FREQUENCY"))
         if item.kind == "drug":
@@ -271,13 +294,17 @@ def _cross(e: Event, history: list[_Done], kb: _Knowledge) -> set[tuple[str, str
                     when = _item_day(other, d.event)
                     if when <= day and (when - day).days + (other.days or 1) > 7:
                         found.add((sid, "REPEAT_PRESCRIPTION"))
-    same_day = {d.event.institution.code for d in live
-                if d.event.date == e.date} | {inst}
+    same_day = {d.event.institution.code for d in live if d.event.date == e.date} | {inst}
     if len(same_day) >= 3:
         found.add((sid, "MULTI_INSTITUTION_SAME_DAY"))
     if visit.visit_type == "outpatient":
-        window = [d for d in live if d.event.visit and d.event.visit.visit_type == "outpatient"
-                  and t - dt.timedelta(days=30) < d.event.occurred_at <= t]
+        window = [
+            d
+            for d in live
+            if d.event.visit
+            and d.event.visit.visit_type == "outpatient"
+            and t - dt.timedelta(days=30) < d.event.occurred_at <= t
+        ]
         if len(window) + 1 >= 8:
             found.add((sid, "FREQUENT_VISITS"))
     stays = [d for d in live if d.event.visit and d.event.visit.visit_type == "inpatient"]
@@ -291,8 +318,11 @@ def _cross(e: Event, history: list[_Done], kb: _Knowledge) -> set[tuple[str, str
                 found.add((sid, "SPLIT_HOSPITALIZATION"))
         for d in live:
             assert d.event.visit and d.event.institution
-            if (d.event.visit.visit_type != "inpatient" and d.event.institution.code != inst
-                    and admitted <= d.event.occurred_at < discharged):
+            if (
+                d.event.visit.visit_type != "inpatient"
+                and d.event.institution.code != inst
+                and admitted <= d.event.occurred_at < discharged
+            ):
                 found.add((d.sid, "OVERLAPPING_STAY"))
         nights = (discharged.date() - admitted.date()).days
         treated = {_item_day(i, e) for i in e.items}
@@ -340,11 +370,11 @@ def _oracle(out: Path) -> set[tuple[str, str]]:
     k = out / "knowledge"
     kb = _Knowledge(
         items={r.code: r for r in _rows(k / "items.csv", ItemRow)},
-        institutions={r.code: r
-                      for r in _rows(k / "institutions.csv", InstitutionRow)},
+        institutions={r.code: r for r in _rows(k / "institutions.csv", InstitutionRow)},
         doctors={r.code: r for r in _rows(k / "doctors.csv", DoctorRow)},
-        deceased={r.person_id: r.deceased_on
-                  for r in _rows(k / "persons.csv", PersonRow) if r.deceased_on},
+        deceased={
+            r.person_id: r.deceased_on for r in _rows(k / "persons.csv", PersonRow) if r.deceased_on
+        },
     )
     return _Oracle(kb).run(_events(out)[0])
 

@@ -30,11 +30,11 @@ def background_patient(world: World, visits: Visits, budget: int) -> list[Settle
         limit = (days[i + 1] if i + 1 < k else world.days) - 1 - day
         kind = rng.choices(("outpatient", "pharmacy", "inpatient"), (66, 24, 10))[0]
         if kind == "inpatient" and limit >= 2:
-            recent = {code for code, out in discharged.items()
-                      if day - out <= SPLIT_WINDOW_DAYS}
+            recent = {code for code, out in discharged.items() if day - out <= SPLIT_WINDOW_DAYS}
             inst = visits.institution(person, "hospital", exclude=recent)
-            s = visits.inpatient(person, day, rng.randint(2, min(MAX_STAY, limit)), ledger,
-                                 inst=inst)
+            s = visits.inpatient(
+                person, day, rng.randint(2, min(MAX_STAY, limit)), ledger, inst=inst
+            )
             discharged[inst.code] = s.day
         elif kind == "pharmacy":
             s = visits.pharmacy(person, day, ledger)

@@ -80,19 +80,43 @@ _DRUGS: tuple[_DrugDef, ...] = (
     _DrugDef("drug", "阿司匹林肠溶片", "B01AC", 0.20, 1, 30, ("I63", "I10")),
     _DrugDef("drug", "糠酸莫米松乳膏", "D07AC", 22.00, 1, 14, ("L30",)),
     _DrugDef(
-        "indicated", "盐酸二甲双胍缓释片", "A10BA", 0.60, 3, 30, ("E11",),
+        "indicated",
+        "盐酸二甲双胍缓释片",
+        "A10BA",
+        0.60,
+        3,
+        30,
+        ("E11",),
         _Limits(indications=("E11", "E13")),
     ),
     _DrugDef(
-        "male_drug", "盐酸坦索罗辛缓释胶囊", "G04CA", 3.20, 1, 30, ("N40",),
+        "male_drug",
+        "盐酸坦索罗辛缓释胶囊",
+        "G04CA",
+        3.20,
+        1,
+        30,
+        ("N40",),
         _Limits(gender="M", indications=("N40",)),
     ),
     _DrugDef(
-        "female_drug", "硝呋太尔制霉素阴道软胶囊", "G01AX", 6.00, 1, 10, ("N76",),
+        "female_drug",
+        "硝呋太尔制霉素阴道软胶囊",
+        "G01AX",
+        6.00,
+        1,
+        10,
+        ("N76",),
         _Limits(gender="F", indications=("N76", "N77")),
     ),
     _DrugDef(
-        "pediatric", "小儿氨酚黄那敏颗粒", "N02BE", 1.00, 3, 7, ("J06",),
+        "pediatric",
+        "小儿氨酚黄那敏颗粒",
+        "N02BE",
+        1.00,
+        3,
+        7,
+        ("J06",),
         _Limits(age_min=0, age_max=14),
     ),
     _DrugDef("noncovered", "辅酶Q10软胶囊", "C01EB", 4.00, 3, 30, (), _Limits(covered=False)),
@@ -127,6 +151,7 @@ _OTHERS: tuple[tuple[str, ItemKind, str, float, _Limits], ...] = (
     ("stapler", "consumable", "一次性使用腔镜吻合器", 2200.0, _NONE),
     ("bone_plate", "consumable", "接骨板", 3500.0, _NONE),
 )
+
 
 class Catalog:
     """All items, plus look-ups by role and by usual diagnosis."""

@@ -55,8 +55,7 @@ class EdgeCases:
         day = self._day()
         born = born_for_age(CHILD_MAX_AGE, self.w.clock.date(day), 364)  # 15 tomorrow
         person = self.w.people.new(born=born)
-        s = self.v.outpatient(person, day, Ledger(), diagnoses=("J06.900",),
-                              avoid={"pediatric"})
+        s = self.v.outpatient(person, day, Ledger(), diagnoses=("J06.900",), avoid={"pediatric"})
         s.lines.append(self.v.drug(self.cat.role("pediatric"), s.lines[0].performed_at, days=5))
         return [s]
 
@@ -86,11 +85,15 @@ class EdgeCases:
         first_los, second_los = rng.randint(2, 6), rng.randint(2, 6)
         day = self._day(first_los + gap + second_los + 1)
         first = v.inpatient(person, day, first_los, ledger)
-        hospital = first.institution if same_hospital else v.institution(
-            person, "hospital", exclude={first.institution.code})
+        hospital = (
+            first.institution
+            if same_hospital
+            else v.institution(person, "hospital", exclude={first.institution.code})
+        )
         admit_minute = first.at + rng.randint(60, 240) if gap == 0 else None
-        second = v.inpatient(person, first.day + gap, second_los, ledger,
-                             inst=hospital, admit_minute=admit_minute)
+        second = v.inpatient(
+            person, first.day + gap, second_los, ledger, inst=hospital, admit_minute=admit_minute
+        )
         return [first, second]
 
     def supply_exactly_7_days_left(self) -> list[Settlement]:
@@ -126,11 +129,20 @@ class EdgeCases:
         day = self._day()
         insts = []
         for _ in range(max(places) + 1):
-            insts.append(v.institution(person, rng.choice(("hospital", "clinic")),
-                                       exclude={i.code for i in insts}))
+            insts.append(
+                v.institution(
+                    person, rng.choice(("hospital", "clinic")), exclude={i.code for i in insts}
+                )
+            )
         return [
-            v.outpatient(person, day, ledger, inst=insts[p],
-                         minute=at(day, hour, rng.randint(0, 50)), avoid={"iv", "im"})
+            v.outpatient(
+                person,
+                day,
+                ledger,
+                inst=insts[p],
+                minute=at(day, hour, rng.randint(0, 50)),
+                avoid={"iv", "im"},
+            )
             for hour, p in zip(hours, places, strict=True)
         ]
 
@@ -169,9 +181,13 @@ class EdgeCases:
         ledger = Ledger()
         places = [v.outpatient_institution(person) for _ in range(rng.randint(1, 3))]
         return [
-            v.outpatient(person, d, ledger, inst=rng.choice(places),
-                         minute=None if minute_of_day is None else d * MINUTES_PER_DAY
-                         + minute_of_day)
+            v.outpatient(
+                person,
+                d,
+                ledger,
+                inst=rng.choice(places),
+                minute=None if minute_of_day is None else d * MINUTES_PER_DAY + minute_of_day,
+            )
             for d in days
         ]
 
@@ -183,8 +199,9 @@ class EdgeCases:
         # The window is (t − 30 days, t]: a visit exactly 30 days earlier is outside it.
         start = self._day(31)
         middle = self.rng.sample(range(start + 1, start + 30), 6)
-        return self._visits_on([start, *sorted(middle), start + 30],
-                               minute_of_day=self.rng.randint(9 * 60, 11 * 60))
+        return self._visits_on(
+            [start, *sorted(middle), start + 30], minute_of_day=self.rng.randint(9 * 60, 11 * 60)
+        )
 
     def visit_at_discharge_time(self) -> list[Settlement]:
         # The stay is [admitted_at, discharged_at): a visit at discharged_at is outside it.
@@ -194,8 +211,9 @@ class EdgeCases:
         day = self._day(8)
         stay = v.inpatient(person, day, rng.randint(2, 6), ledger)
         inst = v.institution(person, "clinic", exclude={stay.institution.code})
-        visit = v.outpatient(person, stay.day, ledger, inst=inst, minute=stay.at,
-                             avoid=stay.codes())
+        visit = v.outpatient(
+            person, stay.day, ledger, inst=inst, minute=stay.at, avoid=stay.codes()
+        )
         return [stay, visit]
 
     def visit_same_hospital_during_stay(self) -> list[Settlement]:
@@ -207,8 +225,14 @@ class EdgeCases:
         day = self._day(los + 1)
         stay = v.inpatient(person, day, los, ledger)
         visit_day = day + rng.randint(1, los - 1)
-        visit = v.outpatient(person, visit_day, ledger, inst=stay.institution,
-                             minute=at(visit_day, rng.randint(9, 16)), avoid=stay.codes())
+        visit = v.outpatient(
+            person,
+            visit_day,
+            ledger,
+            inst=stay.institution,
+            minute=at(visit_day, rng.randint(9, 16)),
+            avoid=stay.codes(),
+        )
         return [stay, visit]
 
     def visit_on_death_day(self) -> list[Settlement]:

@@ -20,11 +20,18 @@ from claimguard.synth.settlement import EventType, Line, Settlement
 PRECHECK, SETTLE, SETTLED, REVERSAL = range(4)
 _KINDS = 4
 _TYPE_OF: dict[int, EventType] = {
-    PRECHECK: "precheck", SETTLE: "settle", SETTLED: "settled", REVERSAL: "reversal",
+    PRECHECK: "precheck",
+    SETTLE: "settle",
+    SETTLED: "settled",
+    REVERSAL: "reversal",
 }
 BROKEN_SHARE = 0.001
 BROKEN_VARIANTS = (
-    "not_json", "missing_fields", "negative_quantity", "bad_timestamp", "truncated_json",
+    "not_json",
+    "missing_fields",
+    "negative_quantity",
+    "bad_timestamp",
+    "truncated_json",
     "unknown_event_type",
 )
 MIN_BROKEN = len(BROKEN_VARIANTS)  # every kind of breakage at least once
@@ -104,8 +111,9 @@ class EventsWriter:
             item["self_paid"] = True
         return item
 
-    def _event(self, s: Settlement, event_type: EventType, minute: int,
-               event_id: str) -> dict[str, Any]:
+    def _event(
+        self, s: Settlement, event_type: EventType, minute: int, event_id: str
+    ) -> dict[str, Any]:
         stamp = self.clock.stamp
         event: dict[str, Any] = {
             "event_id": event_id,

@@ -124,8 +124,12 @@ def generate(
         s.reversal_full = rng.random() < 0.5
     for s in rng.sample(background, min(len(background), rounds)):
         s.redeliver = s.redeliver or "settled"
-    single = [s for s, code, _ in injected if s.visit_type == "outpatient"
-              and code in ("GENDER_MISMATCH", "NON_COVERED_ITEM", "PRICE_OVER_CAP")]
+    single = [
+        s
+        for s, code, _ in injected
+        if s.visit_type == "outpatient"
+        and code in ("GENDER_MISMATCH", "NON_COVERED_ITEM", "PRICE_OVER_CAP")
+    ]
     rng.shuffle(single)
     if single:
         single.pop().redeliver = "settle"  # a held settle, delivered twice
@@ -138,14 +142,17 @@ def generate(
     listed = [p for p in patients.values() if p.deceased_on is not None]
     living = [p for p in patients.values() if p.deceased_on is None]
     listed += rng.sample(living, min(len(living), LIVING_PERSONS_LISTED))
-    write_knowledge(out / "knowledge", clock, catalog, geo,
-                    sorted(listed, key=lambda p: p.person_id))
+    write_knowledge(
+        out / "knowledge", clock, catalog, geo, sorted(listed, key=lambda p: p.person_id)
+    )
 
     stats = EventsWriter(clock, plan, rng).write(out / "events.jsonl")
     with (out / "injected.jsonl").open("wb") as handle:
         for s, code, variant in injected:
             row: dict[str, object] = {
-                "settlement_id": s.settlement_id, "violation": code, "variant": variant,
+                "settlement_id": s.settlement_id,
+                "violation": code,
+                "variant": variant,
             }
             if s.reversal_at is not None:
                 row["reversed"] = True

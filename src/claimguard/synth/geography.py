@@ -131,8 +131,9 @@ class Geography:
             departments = HOSPITAL_DEPARTMENTS if level < 3 else HOSPITAL_DEPARTMENTS[1:]
         elif kind == "clinic":
             departments = CLINIC_DEPARTMENTS
-        inst = InstitutionSpec(self._code(prefix, county.code, 5), name, kind, level,
-                               county.code, departments)
+        inst = InstitutionSpec(
+            self._code(prefix, county.code, 5), name, kind, level, county.code, departments
+        )
         self.institutions.append(inst)
         self.by_code[inst.code] = inst
         self._staff(inst)
@@ -142,8 +143,11 @@ class Geography:
         self, inst: InstitutionSpec, departments: tuple[str, ...], status: str = "active"
     ) -> DoctorSpec:
         doctor = DoctorSpec(
-            self._code("D", inst.region, 6), person_name(self._rng), inst.code,
-            departments, "suspended" if status == "suspended" else "active",
+            self._code("D", inst.region, 6),
+            person_name(self._rng),
+            inst.code,
+            departments,
+            "suspended" if status == "suspended" else "active",
         )
         self.doctors.append(doctor)
         return doctor
@@ -192,7 +196,11 @@ class Geography:
             )
 
     def _special(
-        self, county: County, kind: InstitutionKind, level: int, status: AgreementStatus,
+        self,
+        county: County,
+        kind: InstitutionKind,
+        level: int,
+        status: AgreementStatus,
         days: int,
     ) -> InstitutionSpec:
         label = {"hospital": "康复医院", "clinic": "诊所", "pharmacy": "大药房"}[kind]

@@ -88,16 +88,21 @@ class Injector:
         return s.lines[0].performed_at if s.lines else s.at
 
     def _visit(
-        self, person: Person, day: int, ledger: Ledger, *,
-        diagnoses: tuple[str, ...] | None = None, avoid: Collection[str] = (),
+        self,
+        person: Person,
+        day: int,
+        ledger: Ledger,
+        *,
+        diagnoses: tuple[str, ...] | None = None,
+        avoid: Collection[str] = (),
         record: bool = True,
     ) -> Settlement:
         """An outpatient or a pharmacy visit, at random."""
         if self.rng.random() < 0.7:
-            return self.v.outpatient(person, day, ledger, diagnoses=diagnoses, avoid=avoid,
-                                     record=record)
-        return self.v.pharmacy(person, day, ledger, diagnoses=diagnoses, avoid=avoid,
-                               record=record)
+            return self.v.outpatient(
+                person, day, ledger, diagnoses=diagnoses, avoid=avoid, record=record
+            )
+        return self.v.pharmacy(person, day, ledger, diagnoses=diagnoses, avoid=avoid, record=record)
 
     def _single(self, s: Settlement, variant: str) -> Injection:
         return Injection([s], [s], variant)
@@ -119,25 +124,33 @@ class Injector:
         if variant == "adult_pediatric":
             person = self._adult()
         elif variant == "age_max_plus_one":
-            person = people.new(born=born_for_age(CHILD_MAX_AGE + 1, clock.date(day),
-                                                  rng.randint(0, 60)))
+            person = people.new(
+                born=born_for_age(CHILD_MAX_AGE + 1, clock.date(day), rng.randint(0, 60))
+            )
         else:
             age = rng.choice((59, rng.randint(35, 58)))
             person = people.new(born=born_for_age(age, clock.date(day), rng.randint(200, 364)))
         role = "geriatric" if variant == "below_age_min" else "pediatric"
-        s = self.v.outpatient(person, day, Ledger(), avoid={role},
-                              diagnoses=("J06.900",) if role == "pediatric" else None)
+        s = self.v.outpatient(
+            person,
+            day,
+            Ledger(),
+            avoid={role},
+            diagnoses=("J06.900",) if role == "pediatric" else None,
+        )
         item = self.cat.role(role)
-        line = (self.v.service(item, self._time(s)) if item.kind == "service"
-                else self.v.drug(item, self._time(s), days=rng.choice((3, 5, 7))))
+        line = (
+            self.v.service(item, self._time(s))
+            if item.kind == "service"
+            else self.v.drug(item, self._time(s), days=rng.choice((3, 5, 7)))
+        )
         s.lines.append(line)
         return self._single(s, variant)
 
     def indication(self) -> Injection:
         person = self._adult()
         diagnosis = self.rng.choice(("J06.900", "K29.700", "M54.500", "I10.x00"))
-        s = self._visit(person, self._day(), Ledger(), diagnoses=(diagnosis,),
-                        avoid={"indicated"})
+        s = self._visit(person, self._day(), Ledger(), diagnoses=(diagnosis,), avoid={"indicated"})
         s.lines.append(self.v.drug(self.cat.role("indicated"), self._time(s), days=14))
         return self._single(s, f"{s.visit_type} {diagnosis}")
 
@@ -162,12 +175,22 @@ class Injector:
 
     def out_of_scope(self) -> Injection:
         rng, geo = self.rng, self.geo
-        variant = rng.choice(("suspended_doctor", "unknown_doctor", "department_not_doctors",
-                              "department_not_licensed"))
-        usable = [d for d in geo.suspended_doctors
-                  if geo.by_code[d.institution_code].status == "active"]
-        unlicensed = [(d, dept) for d, dept in geo.unlicensed
-                      if geo.by_code[d.institution_code].status == "active"]
+        variant = rng.choice(
+            (
+                "suspended_doctor",
+                "unknown_doctor",
+                "department_not_doctors",
+                "department_not_licensed",
+            )
+        )
+        usable = [
+            d for d in geo.suspended_doctors if geo.by_code[d.institution_code].status == "active"
+        ]
+        unlicensed = [
+            (d, dept)
+            for d, dept in geo.unlicensed
+            if geo.by_code[d.institution_code].status == "active"
+        ]
         if variant == "suspended_doctor" and usable:
             doctor = rng.choice(usable)
             inst = geo.by_code[doctor.institution_code]
@@ -228,8 +251,9 @@ class Injector:
         else:
             s = self.v.outpatient(self._adult(), self._day(), Ledger())
             variant = "same_time"
-        candidates = [ln for ln in s.lines if ln.kind != "drug"
-                      and cat.by_code[ln.code].max_per_day is None]
+        candidates = [
+            ln for ln in s.lines if ln.kind != "drug" and cat.by_code[ln.code].max_per_day is None
+        ]
         line = rng.choice(candidates)
         copy = dataclasses.replace(line)
         if variant == "same_time" and rng.random() < 0.4:
@@ -242,8 +266,9 @@ class Injector:
         rng, cat = self.rng, self.cat
         avoid = {"bundle", "cbc"}
         if rng.random() < 0.25:
-            s = self.v.inpatient(self._adult(), self._day(8), rng.randint(2, 6), Ledger(),
-                                 avoid=avoid)
+            s = self.v.inpatient(
+                self._adult(), self._day(8), rng.randint(2, 6), Ledger(), avoid=avoid
+            )
             t = s.lines[0].performed_at
         else:
             s = self.v.outpatient(self._adult(), self._day(), Ledger(), avoid=avoid)
@@ -279,8 +304,9 @@ class Injector:
             day = rng.randint(inst.suspended_from or 0, w.days - 1)
         else:
             county = w.people.county()
-            inst = InstitutionSpec(geo.unknown_code("pharmacy", county.code), "", "pharmacy",
-                                   0, county.code, ())
+            inst = InstitutionSpec(
+                geo.unknown_code("pharmacy", county.code), "", "pharmacy", 0, county.code, ()
+            )
             day = self._day()
         person = self._adult(county=geo.county(inst.region))
         if inst.kind == "pharmacy":
@@ -294,8 +320,9 @@ class Injector:
         person = self._adult()
         ledger = Ledger()
         avoid = {"iv", "im"}
-        variant = rng.choice(("one_settlement", "iv_two_institutions", "im_second_visit",
-                              "inpatient_iv_twice"))
+        variant = rng.choice(
+            ("one_settlement", "iv_two_institutions", "im_second_visit", "inpatient_iv_twice")
+        )
         if variant == "inpatient_iv_twice":
             day = self._day(8)
             s = v.inpatient(person, day, rng.randint(2, 6), ledger, avoid={"iv"})
@@ -305,17 +332,22 @@ class Injector:
             s.lines.append(v.service(cat.role("iv"), when + 240))
             return self._single(s, variant)
         day = self._day()
-        first = v.outpatient(person, day, ledger, minute=at(day, 8, rng.randint(0, 59)),
-                             avoid=avoid)
+        first = v.outpatient(
+            person, day, ledger, minute=at(day, 8, rng.randint(0, 59)), avoid=avoid
+        )
         if variant == "one_settlement":
             first.lines.append(v.service(cat.role("iv"), self._time(first), 2))
             return self._single(first, variant)
         role, q1 = ("iv", 1) if variant == "iv_two_institutions" else ("im", 2)
         first.lines.append(v.service(cat.role(role), self._time(first), q1))
-        inst = (v.institution(person, "clinic", exclude={first.institution.code})
-                if role == "iv" or rng.random() < 0.5 else first.institution)
-        second = v.outpatient(person, day, ledger, inst=inst,
-                              minute=at(day, 14, rng.randint(0, 59)), avoid=avoid)
+        inst = (
+            v.institution(person, "clinic", exclude={first.institution.code})
+            if role == "iv" or rng.random() < 0.5
+            else first.institution
+        )
+        second = v.outpatient(
+            person, day, ledger, inst=inst, minute=at(day, 14, rng.randint(0, 59)), avoid=avoid
+        )
         second.lines.append(v.service(cat.role(role), self._time(second), 1))
         return Injection([first, second], [second], variant)
 
@@ -386,7 +418,7 @@ class Injector:
             made.append(s)
             outpatient.append(s)
         variant = f"{n} outpatient" + (f" + {extra_pharmacy} pharmacy" if extra_pharmacy else "")
-        return Injection(made, outpatient[FREQUENT_VISITS - 1:], variant)
+        return Injection(made, outpatient[FREQUENT_VISITS - 1 :], variant)
 
     def repeat_prescription(self) -> Injection:
         rng, v = self.rng, self.v
@@ -402,8 +434,9 @@ class Injector:
         ledger.record(first)
         same_place = rng.random() < 0.5 and first.visit_type == "pharmacy"
         if same_place:
-            second = v.pharmacy(person, day + gap, ledger, inst=first.institution,
-                                avoid={item.code})
+            second = v.pharmacy(
+                person, day + gap, ledger, inst=first.institution, avoid={item.code}
+            )
         else:
             second = self._visit(person, day + gap, ledger, avoid={item.code})
         second.lines.append(self.v.drug(item, self._time(second), days=supply))
@@ -414,15 +447,19 @@ class Injector:
         rng, v = self.rng, self.v
         person = self._adult()
         ledger = Ledger()
-        first_los, gap, second_los = rng.randint(2, 7), rng.choice((0, 15, rng.randint(1, 14))), \
-            rng.randint(2, 7)
+        first_los, gap, second_los = (
+            rng.randint(2, 7),
+            rng.choice((0, 15, rng.randint(1, 14))),
+            rng.randint(2, 7),
+        )
         day = self._day(first_los + gap + second_los + 1)
         hospital = v.institution(person, "hospital")
         first = v.inpatient(person, day, first_los, ledger, inst=hospital)
         admit = first.day + gap
         admit_minute = first.at + rng.randint(60, 240) if gap == 0 else None
-        second = v.inpatient(person, admit, second_los, ledger, inst=hospital,
-                             admit_minute=admit_minute)
+        second = v.inpatient(
+            person, admit, second_los, ledger, inst=hospital, admit_minute=admit_minute
+        )
         return Injection([first, second], [second], f"readmitted after {gap} days")
 
     def overlapping_stay(self) -> Injection:
@@ -443,10 +480,10 @@ class Injector:
         avoid = stay.codes()
         visit_day = minute // MINUTES_PER_DAY
         if rng.random() < 0.6:
-            inst = v.institution(person, rng.choice(("hospital", "clinic")),
-                                 exclude={stay.institution.code})
-            visit = v.outpatient(person, visit_day, ledger, inst=inst, minute=minute,
-                                 avoid=avoid)
+            inst = v.institution(
+                person, rng.choice(("hospital", "clinic")), exclude={stay.institution.code}
+            )
+            visit = v.outpatient(person, visit_day, ledger, inst=inst, minute=minute, avoid=avoid)
         else:
             visit = v.pharmacy(person, visit_day, ledger, minute=minute, avoid=avoid)
         return Injection([stay, visit], [visit], f"{visit.visit_type} {variant}")

@@ -12,13 +12,31 @@ from claimguard.synth.geography import COUNTIES, Geography
 from claimguard.synth.population import Person
 
 ITEM_COLUMNS = (
-    "code", "kind", "name", "covered", "gender", "age_min", "age_max", "indications",
-    "max_unit_price", "max_daily_quantity", "max_days_supply", "max_per_day",
-    "min_institution_level", "excludes",
+    "code",
+    "kind",
+    "name",
+    "covered",
+    "gender",
+    "age_min",
+    "age_max",
+    "indications",
+    "max_unit_price",
+    "max_daily_quantity",
+    "max_days_supply",
+    "max_per_day",
+    "min_institution_level",
+    "excludes",
 )
 INSTITUTION_COLUMNS = (
-    "code", "name", "kind", "level", "region", "agreement_status", "suspended_from",
-    "suspended_to", "departments",
+    "code",
+    "name",
+    "kind",
+    "level",
+    "region",
+    "agreement_status",
+    "suspended_from",
+    "suspended_to",
+    "departments",
 )
 DOCTOR_COLUMNS = ("code", "name", "institution_code", "departments", "status")
 PERSON_COLUMNS = ("person_id", "deceased_on")
@@ -41,33 +59,64 @@ def write_knowledge(
     directory: Path, clock: Clock, catalog: Catalog, geo: Geography, persons: list[Person]
 ) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    _write(directory / "items.csv", ITEM_COLUMNS, (
+    _write(
+        directory / "items.csv",
+        ITEM_COLUMNS,
         (
-            i.code, i.kind, i.name, "true" if i.covered else "false", i.gender, i.age_min,
-            i.age_max, "|".join(i.indications), f"{i.max_unit_price:.2f}",
-            i.max_daily_quantity, i.max_days_supply, i.max_per_day, i.min_institution_level,
-            "|".join(i.excludes),
-        )
-        for i in catalog.items
-    ))
+            (
+                i.code,
+                i.kind,
+                i.name,
+                "true" if i.covered else "false",
+                i.gender,
+                i.age_min,
+                i.age_max,
+                "|".join(i.indications),
+                f"{i.max_unit_price:.2f}",
+                i.max_daily_quantity,
+                i.max_days_supply,
+                i.max_per_day,
+                i.min_institution_level,
+                "|".join(i.excludes),
+            )
+            for i in catalog.items
+        ),
+    )
 
     def day(d: int | None) -> str:
         return "" if d is None else clock.date(d).isoformat()
 
-    _write(directory / "institutions.csv", INSTITUTION_COLUMNS, (
+    _write(
+        directory / "institutions.csv",
+        INSTITUTION_COLUMNS,
         (
-            i.code, i.name, i.kind, i.level, i.region, i.status, day(i.suspended_from),
-            day(i.suspended_to), "|".join(i.departments),
-        )
-        for i in geo.institutions
-    ))
-    _write(directory / "doctors.csv", DOCTOR_COLUMNS, (
-        (d.code, d.name, d.institution_code, "|".join(d.departments), d.status)
-        for d in geo.doctors
-    ))
-    _write(directory / "persons.csv", PERSON_COLUMNS, (
-        (p.person_id, p.deceased_on.isoformat() if p.deceased_on else "") for p in persons
-    ))
+            (
+                i.code,
+                i.name,
+                i.kind,
+                i.level,
+                i.region,
+                i.status,
+                day(i.suspended_from),
+                day(i.suspended_to),
+                "|".join(i.departments),
+            )
+            for i in geo.institutions
+        ),
+    )
+    _write(
+        directory / "doctors.csv",
+        DOCTOR_COLUMNS,
+        (
+            (d.code, d.name, d.institution_code, "|".join(d.departments), d.status)
+            for d in geo.doctors
+        ),
+    )
+    _write(
+        directory / "persons.csv",
+        PERSON_COLUMNS,
+        ((p.person_id, p.deceased_on.isoformat() if p.deceased_on else "") for p in persons),
+    )
     # Parents here agree with the ones derived from the codes (contract §5); the file
     # gives names, and shows the 省直辖县级 and municipality cases explicitly.
     regions: dict[str, tuple[str, str]] = {}
@@ -76,5 +125,8 @@ def write_knowledge(
         if c.parent != c.province:
             regions[c.parent] = (c.parent_name, c.province)
         regions[c.province] = (c.province_name, NATIONAL)
-    _write(directory / "regions.csv", REGION_COLUMNS,
-           ((code, name, parent) for code, (name, parent) in sorted(regions.items())))
+    _write(
+        directory / "regions.csv",
+        REGION_COLUMNS,
+        ((code, name, parent) for code, (name, parent) in sorted(regions.items())),
+    )

@@ -69,8 +69,10 @@ class People:
             if age is None:
                 group = rng.random()
                 age = (
-                    rng.randint(0, 14) if group < 0.14
-                    else rng.randint(15, 59) if group < 0.70
+                    rng.randint(0, 14)
+                    if group < 0.14
+                    else rng.randint(15, 59)
+                    if group < 0.70
                     else rng.randint(60, 92)
                 )
             born = born_for_age(age, self._start, rng.randint(0, 360))

@@ -45,7 +45,11 @@ class Visits:
     # -- where and who -----------------------------------------------------------------
 
     def institution(
-        self, person: Person, kind: InstitutionKind, *, min_level: int = 0,
+        self,
+        person: Person,
+        kind: InstitutionKind,
+        *,
+        min_level: int = 0,
         exclude: Collection[str] = (),
     ) -> InstitutionSpec:
         """Mostly the home county; sometimes a neighbour; now and then anywhere (异地)."""
@@ -56,12 +60,15 @@ class Visits:
             neighbours = self.w.geo.neighbours(county)
             county = rng.choice(neighbours) if neighbours and r < 0.93 else rng.choice(COUNTIES)
         pool = [
-            i for i in self.w.geo.regular[county.code][kind]
+            i
+            for i in self.w.geo.regular[county.code][kind]
             if i.level >= min_level and i.code not in exclude
         ]
         if not pool:  # e.g. every hospital of the county excluded: look city-wide
             pool = [
-                i for c in COUNTIES for i in self.w.geo.regular[c.code][kind]
+                i
+                for c in COUNTIES
+                for i in self.w.geo.regular[c.code][kind]
                 if i.level >= min_level and i.code not in exclude
             ]
         return rng.choice(pool)
@@ -112,8 +119,14 @@ class Visits:
         return Line(item.code, item.kind, quantity, self.price(item), None, minute)
 
     def drug(
-        self, item: CatalogItem, minute: int | None, *, days: int | None = None,
-        dose: int | None = None, max_days: int | None = None, self_paid: bool = False,
+        self,
+        item: CatalogItem,
+        minute: int | None,
+        *,
+        days: int | None = None,
+        dose: int | None = None,
+        max_days: int | None = None,
+        self_paid: bool = False,
     ) -> Line:
         rng = self.rng
         limit = min(item.max_days_supply or 30, max_days or 30)
@@ -126,8 +139,9 @@ class Visits:
             dose = rng.randint(1, item.max_daily_quantity or 1)
         return Line(item.code, "drug", dose * days, self.price(item), days, minute, self_paid)
 
-    def _drug_candidates(self, person: Person, diagnoses: tuple[str, ...], day: int,
-                         *, inpatient: bool = False) -> list[CatalogItem]:
+    def _drug_candidates(
+        self, person: Person, diagnoses: tuple[str, ...], day: int, *, inpatient: bool = False
+    ) -> list[CatalogItem]:
         cat = self.cat
         found: list[CatalogItem] = []
         for diag in diagnoses:
@@ -139,14 +153,24 @@ class Visits:
                 found.extend([cat.role("male_drug")] * 3)
             elif prefix == "N76" and person.gender == "F":
                 found.extend([cat.role("female_drug")] * 3)
-            elif (prefix in ("J06", "J20") and not inpatient
-                  and self.age(person, day) <= CHILD_MAX_AGE):
+            elif (
+                prefix in ("J06", "J20")
+                and not inpatient
+                and self.age(person, day) <= CHILD_MAX_AGE
+            ):
                 found.extend([cat.role("pediatric")] * 3)
         return found
 
     def _pick_drugs(
-        self, person: Person, diagnoses: tuple[str, ...], day: int, ledger: Ledger, n: int,
-        avoid: Collection[str], *, inpatient: bool = False,
+        self,
+        person: Person,
+        diagnoses: tuple[str, ...],
+        day: int,
+        ledger: Ledger,
+        n: int,
+        avoid: Collection[str],
+        *,
+        inpatient: bool = False,
     ) -> list[CatalogItem]:
         picked: list[CatalogItem] = []
         candidates = self._drug_candidates(person, diagnoses, day, inpatient=inpatient)
@@ -160,8 +184,9 @@ class Visits:
                 picked.append(item)
         return picked
 
-    def _limited(self, role: str, day: int, ledger: Ledger, quantity: int,
-                 avoid: Collection[str]) -> CatalogItem | None:
+    def _limited(
+        self, role: str, day: int, ledger: Ledger, quantity: int, avoid: Collection[str]
+    ) -> CatalogItem | None:
         item = self.cat.role(role)
         if role in avoid or item.code in avoid or not ledger.service_ok(item, day, quantity):
             return None
@@ -170,10 +195,18 @@ class Visits:
     # -- visits ------------------------------------------------------------------------
 
     def outpatient(
-        self, person: Person, day: int, ledger: Ledger, *,
-        inst: InstitutionSpec | None = None, practitioner: tuple[str, str] | None = None,
-        minute: int | None = None, diagnoses: tuple[str, ...] | None = None,
-        avoid: Collection[str] = (), drugs: int | None = None, record: bool = True,
+        self,
+        person: Person,
+        day: int,
+        ledger: Ledger,
+        *,
+        inst: InstitutionSpec | None = None,
+        practitioner: tuple[str, str] | None = None,
+        minute: int | None = None,
+        diagnoses: tuple[str, ...] | None = None,
+        avoid: Collection[str] = (),
+        drugs: int | None = None,
+        record: bool = True,
     ) -> Settlement:
         rng, cat = self.rng, self.cat
         inst = inst or self.outpatient_institution(person)
@@ -184,8 +217,11 @@ class Visits:
         if rng.random() < 0.08:
             t = None  # some HIS systems send no performed_at: the event date counts
         age = self.age(person, day)
-        lines = [self.service(cat.role("expert" if inst.level >= 2 and rng.random() < 0.3
-                                       else "consult"), t)]
+        lines = [
+            self.service(
+                cat.role("expert" if inst.level >= 2 and rng.random() < 0.3 else "consult"), t
+            )
+        ]
         wanted: list[str] = []
         r = rng.random()
         if r < 0.15:
@@ -226,10 +262,17 @@ class Visits:
         return s
 
     def pharmacy(
-        self, person: Person, day: int, ledger: Ledger, *,
-        inst: InstitutionSpec | None = None, minute: int | None = None,
-        diagnoses: tuple[str, ...] | None = None, avoid: Collection[str] = (),
-        drugs: int | None = None, record: bool = True,
+        self,
+        person: Person,
+        day: int,
+        ledger: Ledger,
+        *,
+        inst: InstitutionSpec | None = None,
+        minute: int | None = None,
+        diagnoses: tuple[str, ...] | None = None,
+        avoid: Collection[str] = (),
+        drugs: int | None = None,
+        record: bool = True,
     ) -> Settlement:
         rng = self.rng
         inst = inst or self.institution(person, "pharmacy")
@@ -249,24 +292,34 @@ class Visits:
         t = minute - rng.randint(0, 3)
         lines = [self.drug(item, t) for item in items]
         holder = person.person_id if rng.random() < 0.6 else None
-        s = Settlement("pharmacy", person, inst, "", "", diagnoses, lines, minute,
-                       holder_id=holder)
+        s = Settlement("pharmacy", person, inst, "", "", diagnoses, lines, minute, holder_id=holder)
         if record:
             ledger.record(s)
         return s
 
     def inpatient(
-        self, person: Person, admit_day: int, los: int, ledger: Ledger, *,
-        inst: InstitutionSpec | None = None, treated: Collection[int] | None = None,
-        admit_minute: int | None = None, avoid: Collection[str] = (), record: bool = True,
+        self,
+        person: Person,
+        admit_day: int,
+        los: int,
+        ledger: Ledger,
+        *,
+        inst: InstitutionSpec | None = None,
+        treated: Collection[int] | None = None,
+        admit_minute: int | None = None,
+        avoid: Collection[str] = (),
+        record: bool = True,
     ) -> Settlement:
         """A stay of `los` nights; items on the `treated` days (default: every day)."""
         rng, cat = self.rng, self.cat
         inst = inst or self.institution(person, "hospital")
         doctor, dept = self.practitioner(person, inst, admit_day, inpatient=True)
         diagnoses = (rng.choice(INPATIENT_DIAGNOSES.get(dept, INPATIENT_DIAGNOSES["A03"])),)
-        admitted = admit_minute if admit_minute is not None else at(
-            admit_day, rng.randint(8, 10), rng.randint(0, 59))
+        admitted = (
+            admit_minute
+            if admit_minute is not None
+            else at(admit_day, rng.randint(8, 10), rng.randint(0, 59))
+        )
         discharge_day = admit_day + los
         discharged = at(discharge_day, rng.randint(9, 11), rng.randint(0, 59))
         days = sorted(treated) if treated is not None else range(admit_day, discharge_day)
@@ -290,11 +343,21 @@ class Visits:
             lines.append(self.service(cat.role(surgery[0]), t0 + 120))
             lines.append(self.service(cat.role(surgery[1]), t0 + 120))
         n = rng.choices((1, 2, 3), (40, 40, 20))[0]
-        for item in self._pick_drugs(person, diagnoses, admit_day, ledger, n, avoid,
-                                     inpatient=True):
+        for item in self._pick_drugs(
+            person, diagnoses, admit_day, ledger, n, avoid, inpatient=True
+        ):
             lines.append(self.drug(item, admitted + 60, max_days=7))
-        s = Settlement("inpatient", person, inst, dept, doctor, diagnoses, lines, discharged,
-                       admitted_at=admitted)
+        s = Settlement(
+            "inpatient",
+            person,
+            inst,
+            dept,
+            doctor,
+            diagnoses,
+            lines,
+            discharged,
+            admitted_at=admitted,
+        )
         if record:
             ledger.record(s)
         return s
