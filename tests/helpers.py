@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
-from claimguard.engine import Engine
 from claimguard.replay import ReplaySession
 from claimguard.rules import RuleSet, load_packs
-from claimguard.rules.casetest import build_events, build_knowledge
+from claimguard.rules.casetest import replay_case
 from claimguard.rules.spec import CaseSpec
 
 _RULESET = None
@@ -27,9 +24,7 @@ def run_events(
 ) -> ReplaySession:
     """Expand event patches over the base event (as pack tests do) and replay them in order."""
     case = CaseSpec(name="t", events=events, knowledge=knowledge or {}, hits=[])
-    session = ReplaySession(Engine(build_knowledge(case), default_ruleset()))
-    for event in build_events(case):
-        session.feed(orjson.dumps(event))
+    session = replay_case(case, default_ruleset())
     assert not session.dead_letters, session.dead_letters
     return session
 

@@ -15,16 +15,15 @@ def run(cli: list[str], *args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*cli, *map(str, args)], capture_output=True, text=True, check=False)
 
 
+def replay(
+    cli: list[str], knowledge: Path, events: Path, out: Path, *extra: str | Path
+) -> subprocess.CompletedProcess[str]:
+    return run(cli, "replay", "--knowledge", knowledge, "--events", events, "--out", out, *extra)
+
+
 def test_replay_prints_counts(sample_dir: Path, claimguard_cli: list[str], tmp_path: Path):
-    result = run(
-        claimguard_cli,
-        "replay",
-        "--knowledge",
-        sample_dir / "knowledge",
-        "--events",
-        sample_dir / "events.jsonl",
-        "--out",
-        tmp_path / "f.jsonl",
+    result = replay(
+        claimguard_cli, sample_dir / "knowledge", sample_dir / "events.jsonl", tmp_path / "f.jsonl"
     )
     assert result.returncode == 0
     assert "events 716" in result.stdout and "dead letters 4" in result.stdout
@@ -39,16 +38,7 @@ def test_replay_refuses_a_bad_knowledge_file(
     shutil.copytree(sample_dir / "knowledge", kb)
     text = (kb / "institutions.csv").read_text().replace(",3,320602,", ",three,320602,", 1)
     (kb / "institutions.csv").write_text(text)
-    result = run(
-        claimguard_cli,
-        "replay",
-        "--knowledge",
-        kb,
-        "--events",
-        sample_dir / "events.jsonl",
-        "--out",
-        tmp_path / "f.jsonl",
-    )
+    result = replay(claimguard_cli, kb, sample_dir / "events.jsonl", tmp_path / "f.jsonl")
     assert result.returncode == 2
     assert "institutions.csv:2: column 4 (level='three')" in result.stderr
     assert not (tmp_path / "f.jsonl").exists()
@@ -58,14 +48,10 @@ def test_replay_refuses_bad_rules(sample_dir: Path, claimguard_cli: list[str], t
     rules = tmp_path / "rules"
     (rules / "norms").mkdir(parents=True)
     (rules / "norms" / "x.yaml").write_text("pack: x\nlayer: norms\nrules: [{id: Bad}]\n")
-    result = run(
+    result = replay(
         claimguard_cli,
-        "replay",
-        "--knowledge",
         sample_dir / "knowledge",
-        "--events",
         sample_dir / "events.jsonl",
-        "--out",
         tmp_path / "f.jsonl",
         "--rules",
         rules,
@@ -75,15 +61,8 @@ def test_replay_refuses_bad_rules(sample_dir: Path, claimguard_cli: list[str], t
 
 
 def test_replay_refuses_missing_events(sample_dir: Path, claimguard_cli: list[str], tmp_path: Path):
-    result = run(
-        claimguard_cli,
-        "replay",
-        "--knowledge",
-        sample_dir / "knowledge",
-        "--events",
-        tmp_path / "nope.jsonl",
-        "--out",
-        tmp_path / "f.jsonl",
+    result = replay(
+        claimguard_cli, sample_dir / "knowledge", tmp_path / "nope.jsonl", tmp_path / "f.jsonl"
     )
     assert result.returncode == 2 and "cannot read events" in result.stderr
 

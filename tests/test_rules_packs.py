@@ -6,13 +6,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import orjson
 import pytest
 
-from claimguard.engine import Engine
-from claimguard.replay import ReplaySession
 from claimguard.rules import TAXONOMY, PackError, default_rules_dir, load_packs
-from claimguard.rules.casetest import build_events, build_knowledge, run_case
+from claimguard.rules.casetest import replay_case, run_case
 from claimguard.rules.spec import CaseSpec
 from helpers import default_ruleset
 
@@ -180,8 +177,6 @@ rules:
             },
         ],
     )
-    session = ReplaySession(Engine(build_knowledge(case), load_packs(packs)))
-    for event in build_events(case):
-        session.feed(orjson.dumps(event))
+    session = replay_case(case, load_packs(packs))
     got = sorted((f.settlement_id, f.rule_id) for f in session.findings.values())
     assert got == [("XZ", "policy.price-over-cap")]

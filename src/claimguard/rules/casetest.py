@@ -143,10 +143,16 @@ class CaseResult:
     detail: str
 
 
-def run_case(ruleset: RuleSet, rule_id: str, case: CaseSpec) -> CaseResult:
+def replay_case(case: CaseSpec, ruleset: RuleSet) -> ReplaySession:
+    """The case's events, expanded over the base event, through a fresh engine in order."""
     session = ReplaySession(Engine(build_knowledge(case), ruleset))
     for event in build_events(case):
         session.feed(orjson.dumps(event))
+    return session
+
+
+def run_case(ruleset: RuleSet, rule_id: str, case: CaseSpec) -> CaseResult:
+    session = replay_case(case, ruleset)
     if session.dead_letters:
         return CaseResult(
             rule_id, case.name, False, f"test event refused: {session.dead_letters[0].reason}"

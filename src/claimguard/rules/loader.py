@@ -69,9 +69,7 @@ class RuleSet:
     @property
     def retention_days(self) -> int:
         """Days of patient history the window rules need (at least 31)."""
-        spans = [
-            retention_days(r.spec.check or "", r.window) for r in self.window_rules if r.window
-        ]
+        spans = [retention_days(r.window) for r in self.window_rules if r.window]
         return max([31, *spans])
 
 

@@ -60,7 +60,7 @@ WINDOW_KINDS: dict[str, type[_Params]] = {
 }
 
 
-def retention_days(kind: str, params: BaseModel) -> int:
+def retention_days(params: BaseModel) -> int:
     """How many days of history a check of this kind looks back, beyond an item's own span."""
     if isinstance(params, VisitCount):
         return params.window_days
