@@ -26,7 +26,8 @@ def test_replay_prints_counts(sample_dir: Path, claimguard_cli: list[str], tmp_p
         claimguard_cli, sample_dir / "knowledge", sample_dir / "events.jsonl", tmp_path / "f.jsonl"
     )
     assert result.returncode == 0
-    assert "events 716" in result.stdout and "dead letters 4" in result.stdout
+    lines = sum(1 for line in (sample_dir / "events.jsonl").open() if line.strip())
+    assert f"events {lines - 4}," in result.stdout and "dead letters 4," in result.stdout
     assert "duplicates 1" in result.stdout
     assert (tmp_path / "f.jsonl.deadletter.jsonl").read_text().count("\n") == 4
 

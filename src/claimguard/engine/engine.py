@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,7 +68,9 @@ class Engine:
         self.stateless = StatelessEvaluator(kb, ruleset)
         self.retention_days = ruleset.retention_days
         self._window_rules = ruleset.window_rules
-        self._windows_by_region: dict[str, tuple[_BoundWindow, ...]] = {}
+        self._windows_by_region: dict[tuple[str, str], tuple[_BoundWindow, ...]] = {}
+        # rule_id → events on which the rule raised (exported as claimguard_rule_errors_total)
+        self.rule_errors: Counter[str] = Counter()
 
     @classmethod
     def load(cls, knowledge_dir: Path | str, rules_dir: Path | str | None = None) -> Engine:
@@ -93,7 +96,9 @@ class Engine:
             outcome.reversed_settlements.append(event.settlement_id)
         else:
             outcome.findings.extend(self._stateless(event))
-            if event.event_type == "settled" and event.settlement_id not in history.reversed:
+            if event.event_type != "settled":
+                outcome.findings.extend(self._pre_settlement_windows(event, history))
+            elif event.settlement_id not in history.reversed:
                 outcome.findings.extend(self._windows(event, history))
         history.prune(self.retention_days)
         return outcome
@@ -133,8 +138,8 @@ class Engine:
 
     # -- cross-event windows ---------------------------------------------------------------
 
-    def _window_rules_for(self, region: str) -> tuple[_BoundWindow, ...]:
-        found = self._windows_by_region.get(region)
+    def _window_rules_for(self, event_type: str, region: str) -> tuple[_BoundWindow, ...]:
+        found = self._windows_by_region.get((event_type, region))
         if found is None:
             found = tuple(
                 _BoundWindow(
@@ -144,9 +149,9 @@ class Engine:
                     f"|{rule.id}",
                     rule.spec.effective is None,
                 )
-                for rule in select_rules(self._window_rules, "settled", region)
+                for rule in select_rules(self._window_rules, event_type, region)
             )
-            self._windows_by_region[region] = found
+            self._windows_by_region[(event_type, region)] = found
         return found
 
     def _windows(self, event: Event, history: PatientHistory) -> Iterable[Finding]:
@@ -157,7 +162,8 @@ class Engine:
         person = event.patient.person_id
         kb = self.kb
         region = event.institution.region if event.institution else ""
-        for rule, targets, check, params, key_suffix, always in self._window_rules_for(region):
+        bound = self._window_rules_for("settled", region)
+        for rule, targets, check, params, key_suffix, always in bound:
             # Most kinds only re-check the new record and those after it; skip their call.
             span = (
                 range(index, len(records))
@@ -174,8 +180,37 @@ class Engine:
                     flagged[key] = record.day
                     yield self._window_finding(rule, record, hit, person)
 
+    def _pre_settlement_windows(self, event: Event, history: PatientHistory) -> Iterable[Finding]:
+        """A precheck/settle event against the settled history processed before it (v1.1).
+
+        The event is checked as if it were settled now, but nothing is recorded: only a
+        `settled` event enters the history."""
+        assert event.institution and event.patient
+        if not history.records:
+            return
+        bound = self._window_rules_for(event.event_type, event.institution.region)
+        if not bound:
+            return
+        candidate = record_of(event, history.seq + 1)
+        # Other settlements only: a settlement's own settled event is not an earlier dispense.
+        pool = [r for r in history.records if r.sid != event.settlement_id]
+        pool.append(candidate)
+        for rule, _targets, check, params, _suffix, always in bound:
+            if not (always or rule.in_force(event.date)):
+                continue
+            hit = check(pool, len(pool) - 1, params, self.kb)
+            if hit is not None:
+                yield self._window_finding(
+                    rule, candidate, hit, event.patient.person_id, event.event_type
+                )
+
     def _window_finding(
-        self, rule: CompiledRule, record: SettledRec, hit: Hit, person: str
+        self,
+        rule: CompiledRule,
+        record: SettledRec,
+        hit: Hit,
+        person: str,
+        event_type: str = "settled",
     ) -> Finding:
         amounts = {i.item_id: i.amount for i in record.items}
         ids = list(hit.item_ids)
@@ -185,8 +220,8 @@ class Engine:
             rule,
             event_id=record.eid,
             settlement_id=record.sid,
-            event_type="settled",
-            stage="post",
+            event_type=event_type,
+            stage=STAGE_OF_EVENT[event_type],
             occurred_at=dt.datetime.fromisoformat(record.occurred_at),
             item_ids=ids,
             amount=amount,

@@ -22,7 +22,7 @@ from claimguard.rules.expr import ExprError, compile_expr, compile_template
 from claimguard.rules.functions import FUNCTIONS
 from claimguard.rules.spec import PackSpec, RuleSpec
 from claimguard.rules.taxonomy import TAXONOMY, allowed_actions
-from claimguard.rules.windows import WINDOW_KINDS, retention_days
+from claimguard.rules.windows import PRE_SETTLEMENT_KINDS, WINDOW_KINDS, retention_days
 from claimguard.rules.yamlfile import LineDict, line_of, load_yaml
 
 LAYERS = ("norms", "policy", "authenticity")
@@ -119,8 +119,9 @@ def _compile_rule(spec: RuleSpec, raw: LineDict, path: Path) -> CompiledRule:
             )
         if spec.when or spec.applies_if or spec.involves:
             raise ValueError(f"{raw.line}: a window rule has no when/applies_if/involves")
-        if set(spec.stages) != {"settled"}:
-            raise ValueError(f"{raw.line}: stages: window rules run on settled events only")
+        if set(spec.stages) != {"settled"} and spec.check not in PRE_SETTLEMENT_KINDS:
+            line = raw.key_lines.get("stages", raw.line)
+            raise ValueError(f"{line}: stages: {spec.check} runs on settled events only")
         try:
             window = WINDOW_KINDS[spec.check].model_validate(spec.params)
         except ValidationError as exc:

@@ -55,7 +55,7 @@ TAXONOMY: dict[str, Violation] = {
     "IDENTITY_MISMATCH": Violation("authenticity", "insured", "hold"),
     "MULTI_INSTITUTION_SAME_DAY": Violation("authenticity", "insured", None),
     "FREQUENT_VISITS": Violation("authenticity", "insured", None),
-    "REPEAT_PRESCRIPTION": Violation("authenticity", "insured", None),
+    "REPEAT_PRESCRIPTION": Violation("authenticity", "insured", "hold"),
     "SPLIT_HOSPITALIZATION": Violation("authenticity", "institution", None),
     "OVERLAPPING_STAY": Violation("authenticity", "institution", None),
     "BED_HOLDING": Violation("authenticity", "institution", None),

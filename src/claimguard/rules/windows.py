@@ -60,6 +60,11 @@ WINDOW_KINDS: dict[str, type[_Params]] = {
 }
 
 
+# Kinds that can also answer a precheck/settle event against the settled history (contract
+# v1.1: 重复购药不结算). The others are defined over settled visits only.
+PRE_SETTLEMENT_KINDS = frozenset({"repeat_dispense"})
+
+
 def retention_days(params: BaseModel) -> int:
     """How many days of history a check of this kind looks back, beyond an item's own span."""
     if isinstance(params, VisitCount):
