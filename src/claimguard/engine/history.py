@@ -18,6 +18,7 @@ DAY_SECONDS = 86_400.0
 class PatientHistory:
     records: list[SettledRec] = field(default_factory=list)  # sorted by (t, seq)
     seen: dict[str, int] = field(default_factory=dict)  # event_id → day it arrived for
+    digests: dict[str, str] = field(default_factory=dict)  # event_id → content digest
     flagged: dict[str, int] = field(default_factory=dict)  # "sid|rule_id" → day
     reversed: dict[str, int] = field(default_factory=dict)  # settlement_id → day
     seq: int = 0
@@ -59,12 +60,15 @@ class PatientHistory:
             if table and min(table.values()) < cutoff:
                 for key in [key for key, day in table.items() if day < cutoff]:
                     del table[key]
+                    if table is self.seen:
+                        self.digests.pop(key, None)
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(
             {
                 "r": self.records,
                 "s": self.seen,
+                "h": self.digests,
                 "f": self.flagged,
                 "x": self.reversed,
                 "q": self.seq,
@@ -82,6 +86,7 @@ class PatientHistory:
         return cls(
             records=records,
             seen=data.get("s", {}),
+            digests=data.get("h", {}),
             flagged=data.get("f", {}),
             reversed=data.get("x", {}),
             seq=data.get("q", 0),
