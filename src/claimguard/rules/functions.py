@@ -6,6 +6,8 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
+from claimguard.model import InstitutionRow, Item
+from claimguard.rules import types as T
 from claimguard.rules.expr import Env, Function
 
 
@@ -102,20 +104,37 @@ def treated_days(env: Env) -> int:
     return len(days)
 
 
+_NUM = frozenset({T.NUM})
+_DAY = frozenset({T.DATE, T.DATETIME})
+_LIST = frozenset({T.LIST})
+_ORDERED = frozenset(T.ORDERED)
+
 FUNCTIONS: dict[str, Function] = {
-    "len": Function(lambda v: 0 if v is None else len(v), arity=(1, 1)),
-    "min": Function(min, arity=(1, 8)),
-    "max": Function(max, arity=(1, 8)),
-    "abs": Function(abs, arity=(1, 1)),
-    "startswith_any": Function(startswith_any, arity=(2, 2)),
-    "age_on": Function(age_on, arity=(2, 2)),
-    "days_between": Function(days_between, arity=(2, 2)),
-    "date_of": Function(date_of, arity=(1, 1)),
-    "over": Function(over, arity=(2, 3)),
-    "agreement_lapsed": Function(agreement_lapsed, arity=(2, 2)),
-    "same_charge_count": Function(same_charge_count, needs_env=True, arity=(1, 1)),
-    "billed": Function(billed, needs_env=True, arity=(1, 1)),
-    "billed_ids": Function(billed_ids, needs_env=True, arity=(1, 1)),
-    "stay_days": Function(stay_days, needs_env=True, arity=(0, 0)),
-    "treated_days": Function(treated_days, needs_env=True, arity=(0, 0)),
+    "len": Function(
+        lambda v: 0 if v is None else len(v),
+        arity=(1, 1),
+        args=(frozenset({T.LIST, T.STR}),),
+        returns=T.NUM,
+    ),
+    "min": Function(min, arity=(1, 8), args=(_ORDERED,), returns=T.SAME),
+    "max": Function(max, arity=(1, 8), args=(_ORDERED,), returns=T.SAME),
+    "abs": Function(abs, arity=(1, 1), args=(_NUM,), returns=T.NUM),
+    "startswith_any": Function(startswith_any, arity=(2, 2), args=(_LIST,), returns=T.BOOL),
+    "age_on": Function(age_on, arity=(2, 2), args=(_DAY,), returns=T.NUM),
+    "days_between": Function(days_between, arity=(2, 2), args=(_DAY,), returns=T.NUM),
+    "date_of": Function(date_of, arity=(1, 1), args=(_DAY,), returns=T.DATE),
+    "over": Function(over, arity=(2, 3), args=(_NUM,), returns=T.BOOL),
+    "agreement_lapsed": Function(
+        agreement_lapsed,
+        arity=(2, 2),
+        args=(frozenset({InstitutionRow}), _DAY),
+        returns=T.BOOL,
+    ),
+    "same_charge_count": Function(
+        same_charge_count, needs_env=True, arity=(1, 1), args=(frozenset({Item}),), returns=T.NUM
+    ),
+    "billed": Function(billed, needs_env=True, arity=(1, 1), args=(_LIST,), returns=T.BOOL),
+    "billed_ids": Function(billed_ids, needs_env=True, arity=(1, 1), args=(_LIST,), returns=T.LIST),
+    "stay_days": Function(stay_days, needs_env=True, arity=(0, 0), returns=T.NUM),
+    "treated_days": Function(treated_days, needs_env=True, arity=(0, 0), returns=T.NUM),
 }

@@ -1,0 +1,184 @@
+"""A rule that raises is contained; the dedupe table cannot drop a re-driven event or hide a
+changed one; a future-dated outlier cannot age a patient's history."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+import orjson
+import pytest
+
+from claimguard.decode import decode_with_digest
+from claimguard.engine import Engine, MemoryHistories
+from claimguard.replay import ReplaySession
+from claimguard.rules import RuleSet
+from claimguard.rules.casetest import build_events, build_knowledge
+from claimguard.rules.spec import CaseSpec
+from helpers import default_ruleset
+
+RAISING = "policy.price-over-cap"
+
+
+def _raises(env: dict[str, Any]) -> Any:
+    return env["event_date"] < "2026-01-01"  # date vs str: TypeError at run time
+
+
+def engine_with(ruleset: RuleSet, case: CaseSpec) -> Engine:
+    return Engine(build_knowledge(case), ruleset)
+
+
+def session_for(events: list[dict[str, Any]], ruleset: RuleSet | None = None) -> ReplaySession:
+    case = CaseSpec(name="t", events=events, hits=[])
+    session = ReplaySession(engine_with(ruleset or default_ruleset(), case))
+    for number, event in enumerate(build_events(case), start=1):
+        session.feed(orjson.dumps(event), number)
+    return session
+
+
+def raising_ruleset(rule_id: str = RAISING) -> RuleSet:
+    rules = [
+        dataclasses.replace(r, when=_raises) if r.id == rule_id else r
+        for r in default_ruleset().rules
+    ]
+    return RuleSet(rules)
+
+
+# Over the price cap (TBASE caps at 20), unknown doctor (out of scope) and a non-covered code.
+BAD_SETTLE = {
+    "event_type": "settle",
+    "visit": {"doctor_code": "D000000000000"},
+    "items": [{"unit_price": 50.0}, {"code": "TNOPE"}],
+}
+
+
+def test_a_raising_rule_is_skipped_counted_and_logged_once(caplog) -> None:
+    caplog.set_level(logging.ERROR, "claimguard.engine")
+    events = [BAD_SETTLE, {**BAD_SETTLE, "event_id": "E9", "settlement_id": "T9"}]
+    plain = session_for(events)
+    contained = session_for(events, raising_ruleset())
+    assert not contained.dead_letters
+    rules_plain = sorted((f.event_id, f.rule_id) for f in plain.findings.values())
+    rules_contained = sorted((f.event_id, f.rule_id) for f in contained.findings.values())
+    # Every other rule still decides; only the raising one is missing.
+    assert rules_contained == [x for x in rules_plain if x[1] != RAISING]
+    assert any(rule == RAISING for _, rule in rules_plain)
+    assert contained.engine.rule_errors == {RAISING: 2}
+    logged = [r for r in caplog.records if RAISING in r.getMessage()]
+    assert len(logged) == 1 and "TypeError" in logged[0].getMessage()
+    assert "E0" in logged[0].getMessage()  # with an example
+
+
+def test_a_raising_window_or_visit_rule_is_contained() -> None:
+    ruleset = raising_ruleset("norms.out-of-scope-practice")
+    broken_window = [
+        dataclasses.replace(r, message_zh=lambda env: 1 / 0)
+        if r.id == "authenticity.multi-institution-same-day"
+        else r
+        for r in ruleset.rules
+    ]
+    events = [
+        {"event_type": "settled", "settlement_id": sid, "institution": {"code": code}}
+        for sid, code in (("A", "H32060200001"), ("B", "H32060200002"), ("C", "H32060200003"))
+    ]
+    session = session_for(events, RuleSet(broken_window))
+    assert not session.dead_letters
+    assert session.engine.rule_errors["authenticity.multi-institution-same-day"] == 1
+    assert "authenticity.multi-institution-same-day" in session.summary()
+
+
+def test_an_event_is_seen_only_after_it_was_evaluated() -> None:
+    case = CaseSpec(name="t", events=[BAD_SETTLE], hits=[])
+    raw = build_events(case)[0]
+    event, digest = decode_with_digest(orjson.dumps(raw))
+    histories = MemoryHistories()
+    broken = engine_with(default_ruleset(), case)
+    broken.stateless = None  # type: ignore[assignment]  # an engine failure outside rules
+    with pytest.raises(AttributeError):
+        broken.process(event, histories.get("P1"), digest)
+    fixed = engine_with(default_ruleset(), case)
+    outcome = fixed.process(event, histories.get("P1"), digest)
+    assert not outcome.duplicate and outcome.findings  # re-driven after the fix: evaluated
+    assert fixed.process(event, histories.get("P1"), digest).duplicate
+
+
+def test_replay_dead_letters_an_engine_failure_as_such() -> None:
+    case = CaseSpec(name="t", events=[BAD_SETTLE], hits=[])
+    session = ReplaySession(engine_with(default_ruleset(), case))
+    session.engine.stateless = None  # type: ignore[assignment]
+    session.feed(orjson.dumps(build_events(case)[0]), 1)
+    (dead,) = session.dead_letters
+    assert dead.reason.startswith("engine error on a valid event")
+    assert "engine errors 1" in session.summary()
+
+
+def test_a_redelivered_event_id_with_other_content_is_reported() -> None:
+    first = {"event_type": "settled", "settlement_id": "A", "event_id": "X"}
+    same = dict(first)
+    changed = {**first, "items": [{"unit_price": 11.0}]}
+    session = session_for([first, same, changed])
+    assert session.counts["duplicates"] == 1
+    (dead,) = session.dead_letters
+    assert dead.line == 3 and "delivered before with other content" in dead.reason
+    assert session.engine.conflicting_redeliveries == 1
+
+
+def test_key_order_and_spacing_do_not_make_a_redelivery_different() -> None:
+    raw = build_events(CaseSpec(name="t", events=[{}], hits=[]))[0]
+    reordered = orjson.dumps(dict(reversed(list(raw.items())))) + b"  "
+    assert decode_with_digest(orjson.dumps(raw))[1] == decode_with_digest(reordered)[1]
+
+
+def frequent_visits(day_of_outlier: str | None) -> list[dict[str, Any]]:
+    days = [f"2026-03-{d:02d}T09:00:00+08:00" for d in range(2, 10)]
+    events: list[dict[str, Any]] = [
+        {"event_type": "settled", "settlement_id": f"S{i}", "occurred_at": t}
+        for i, t in enumerate(days[:7])
+    ]
+    if day_of_outlier:
+        events.append(
+            {"event_type": "settle", "settlement_id": "TYPO", "occurred_at": day_of_outlier}
+        )
+        events.append(
+            {"event_type": "settled", "settlement_id": "TYPO2", "occurred_at": day_of_outlier}
+        )
+    events.append({"event_type": "settled", "settlement_id": "S7", "occurred_at": days[7]})
+    return events
+
+
+def test_an_event_a_year_ahead_cannot_prune_the_history() -> None:
+    clean = session_for(frequent_visits(None))
+    typo = session_for(frequent_visits("2027-03-05T09:00:00+08:00"))
+    flagged = {"S7"}
+    assert {
+        f.settlement_id for f in clean.findings.values() if f.violation == "FREQUENT_VISITS"
+    } == flagged
+    assert {
+        f.settlement_id for f in typo.findings.values() if f.violation == "FREQUENT_VISITS"
+    } == flagged
+    reasons = [d.reason for d in typo.dead_letters]
+    assert len(reasons) == 2 and all("days ahead of the stream" in r for r in reasons)
+    history = typo.histories.get("P1")
+    assert history.latest_day < 740_000 and len(history.records) == 8
+
+
+def test_a_precheck_does_not_age_the_history() -> None:
+    # Within the watermark bound, a precheck dated ahead must not move retention either.
+    events = frequent_visits(None)
+    events.insert(
+        7,
+        {
+            "event_type": "precheck",
+            "settlement_id": "P",
+            "occurred_at": "2026-03-30T09:00:00+08:00",
+        },
+    )
+    session = session_for(events)
+    assert session.histories.get("P1").latest_day == build_day("2026-03-09")
+
+
+def build_day(text: str) -> int:
+    import datetime as dt
+
+    return dt.date.fromisoformat(text).toordinal()
