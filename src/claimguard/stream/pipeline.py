@@ -35,9 +35,9 @@ from typing import Any
 
 from faust.types import Message
 
-from claimguard.decode import DecodeError, decode
+from claimguard.decode import DecodeError, decode_with_digest
 from claimguard.engine import Engine, PatientHistory
-from claimguard.store import Backoff, BatchWriter, StoreError, retrying_async
+from claimguard.store import Backoff, BatchWriter, StoreUnavailable, retrying_async
 from claimguard.stream.histories import HistoryCache, Snapshot
 from claimguard.stream.messages import Record, dead_letter_record, decision_record
 from claimguard.stream.stats import PipelineStats
@@ -143,21 +143,28 @@ class Pipeline:
             unacked.add(message)
             epoch.messages.append(message)
             try:
-                event = decode(message.value)
+                event, digest = decode_with_digest(message.value)
             except DecodeError as exc:
                 sends.append(self._dead_letter(message, exc.reason))
                 continue
             person = engine.person_of(event) or _text(message.key)
             history = histories.get(person) if person else PatientHistory()
             try:
-                outcome = engine.process(event, history)
+                outcome = engine.process(event, history, digest)
             except Exception as exc:  # a poison event must not stop the partition
-                log.exception("engine failed on %s", _where(message))
-                sends.append(self._dead_letter(message, f"engine failed: {exc!r}"))
+                # Not "unreadable": a valid event the engine failed on; re-drive after a fix.
+                log.exception("engine failed on a valid event at %s", _where(message))
+                stats.engine_errors += 1
+                reason = f"engine error on a valid event (re-drive after a fix): {exc!r}"
+                sends.append(self._dead_letter(message, reason))
                 outcome = None
             if person:
                 histories.touched(person, message.partition)
             if outcome is None:
+                continue
+            if outcome.refused:
+                stats.refused += 1
+                sends.append(self._dead_letter(message, outcome.refused))
                 continue
             if outcome.duplicate:
                 stats.duplicates += 1
@@ -229,13 +236,15 @@ class Pipeline:
         started = time.perf_counter()
         await epoch.handed_over.wait()
         await self._await_all(epoch.sends)
+        # Only an unavailable store is waited out; rows it refuses for good are dead-lettered.
         result = await retrying_async(
-            epoch.writer.flush,
+            epoch.writer.flush_isolating,
             what="store write",
             backoff=Backoff(0.1, 5.0),
-            retry_on=(StoreError,),
+            retry_on=(StoreUnavailable,),
         )
         self.stats.stored += result.inserted
+        self.stats.store_rejected += result.rejected
         changelog: list[tuple[Record, Awaitable[Any] | None]] = []
         for index, record in enumerate(self.histories.changelog_records(epoch.snapshot)):
             if index and not index % CHUNK:
