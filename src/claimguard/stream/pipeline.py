@@ -26,7 +26,6 @@ Decisions of such events can be published twice: consumers dedupe by event_id.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -219,12 +218,19 @@ class Pipeline:
     async def rotate(self) -> None:
         """Seal the open epoch and start flushing it, once the previous flush is done."""
         async with self._rotating:
-            if self._inflight is not None:
+            inflight = self._inflight
+            if inflight is not None:
                 started = time.perf_counter()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.shield(self._inflight)
+                try:
+                    await asyncio.shield(inflight)
+                except asyncio.CancelledError:
+                    if not inflight.done():
+                        # We were cancelled (shutdown), not the flush: it goes on and stays
+                        # tracked, so no second flush can start beside it.
+                        raise
                 self.stats.backpressure_seconds += time.perf_counter() - started
-                self._inflight = None
+                if self._inflight is inflight:
+                    self._inflight = None
             if not self._open.messages:
                 return
             sealed, self._open = self._open, self._new_epoch()

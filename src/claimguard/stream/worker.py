@@ -8,7 +8,6 @@ run it under Faust's Worker, which owns signals and a clean shutdown.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 import os
@@ -16,7 +15,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import faust
 import orjson
 
 from claimguard.engine import Engine
@@ -30,6 +28,7 @@ from claimguard.stream.histories import HistoryCache
 from claimguard.stream.pipeline import Pipeline
 from claimguard.stream.publisher import Publisher
 from claimguard.stream.settings import WorkerSettings
+from claimguard.stream.shutdown import BoundedWorker, shutdown_timeout
 from claimguard.stream.stats import PipelineStats
 from claimguard.stream.topics import ensure_topics, partition_count
 
@@ -149,8 +148,10 @@ def build_app(
         # last commit can be skipped when a periodic commit is in flight, so commit once
         # more: otherwise a graceful restart would re-evaluate the last epoch (harmless,
         # duplicates to the engine, but its decisions would be published again).
-        with contextlib.suppress(Exception):
+        try:
             await app.consumer.commit()
+        except Exception as exc:  # the next owner re-processes the last epoch: harmless
+            log.warning("final commit failed: %r", exc)
         await publisher.stop()
 
     @app.on_partitions_revoked.connect
@@ -216,7 +217,9 @@ def run_worker(
     )
     quiet_client_logs()
     tune_gc()
-    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
+    worker = BoundedWorker(
+        app, loglevel=settings.log_level, quiet=True, shutdown_timeout=shutdown_timeout()
+    )
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
