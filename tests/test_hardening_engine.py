@@ -149,7 +149,11 @@ def frequent_visits(day_of_outlier: str | None) -> list[dict[str, Any]]:
 
 def test_an_event_a_year_ahead_cannot_prune_the_history() -> None:
     clean = session_for(frequent_visits(None))
-    typo = session_for(frequent_visits("2027-03-05T09:00:00+08:00"))
+    # a year ahead of the stream and of today, whenever the test runs
+    import datetime as dt
+
+    far = (dt.date.today() + dt.timedelta(days=365)).isoformat() + "T09:00:00+08:00"
+    typo = session_for(frequent_visits(far))
     flagged = {"S7"}
     assert {
         f.settlement_id for f in clean.findings.values() if f.violation == "FREQUENT_VISITS"

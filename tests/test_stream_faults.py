@@ -7,7 +7,10 @@ One Tansu broker serves the module; each test has its own topics, group and stor
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -264,3 +267,45 @@ def test_late_events_across_a_restart(broker: LocalBroker, data: Data, tmp_path:
     decisions = Counter(d["event_id"] for d in run.decisions())
     assert set(decisions) == set(data.decisions)
     assert max(decisions.values()) == 1  # a graceful restart re-evaluates nothing
+
+
+def _make_unwritable(directory: Path, writable: bool) -> bool:
+    """Make the store's files unwritable for the real driver (or writable again): chattr +i
+    as root (root ignores permissions), chmod otherwise. False when neither is possible."""
+    if os.geteuid() == 0:
+        flag = "-i" if writable else "+i"
+        done = subprocess.run(["chattr", "-R", flag, str(directory / "store")], check=False)
+        return done.returncode == 0 or writable
+    mode = "u+w" if writable else "a-w"
+    return subprocess.run(["chmod", "-R", mode, str(directory)], check=False).returncode == 0
+
+
+def test_store_disk_unwritable_for_a_while(broker: LocalBroker, data: Data, tmp_path: Path) -> None:
+    """The outage through the real driver: chdb cannot create its part directories."""
+    if shutil.which("chattr") is None and os.geteuid() == 0:
+        pytest.skip("chattr (e2fsprogs) is needed to make a directory unwritable for root")
+    run = scenario(broker, data, tmp_path, "diskdown")
+    worker = run.worker().start()
+    store_dir = Path(run.store()[len("chdb://") :])
+    half = len(data.lines) // 2
+    try:
+        run.publish(data.lines[:half])
+        run.wait_drained()
+        if not _make_unwritable(store_dir, writable=False):
+            pytest.skip("this file system cannot make the store unwritable")
+        try:
+            run.publish(data.lines[half:])
+            time.sleep(5)
+            assert run.lag() > 0  # nothing past unwritten rows is committed
+            assert worker.running
+        finally:
+            _make_unwritable(store_dir, writable=True)
+        run.wait_drained()
+    finally:
+        code = worker.stop()
+    log = worker.log_text()
+    assert code == 0, log[-3000:]
+    assert "store cannot write its files" in log and "retrying" in log
+    assert "refused by the store" not in log  # an outage is waited out, not dead-lettered
+    assert_store_equals_replay(data, run.store())
+    assert_verdicts_equal_replay(run, data)

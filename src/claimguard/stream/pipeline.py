@@ -325,6 +325,7 @@ class Pipeline:
 
     def refreshed_stats(self, fetch_seconds: float = 0.0) -> PipelineStats:
         self.stats.histories_loaded = self.histories.loaded
+        self.stats.conflicting_redeliveries = self.engine.conflicting_redeliveries
         self.stats.fetch_seconds = fetch_seconds
         return self.stats
 
