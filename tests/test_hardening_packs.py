@@ -3,16 +3,26 @@ expressions fail lint (types, sizes); `rules test` reports a case that cannot ru
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
+from collections import Counter
 from pathlib import Path
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from claimguard.rules import PackError, default_rules_dir, load_packs
+from claimguard.decode import decode
+from claimguard.engine.rule_errors import RuleErrors
+from claimguard.engine.stateless import StatelessEvaluator
+from claimguard.rules import PackError, RuleSet, default_rules_dir, load_packs
+from claimguard.rules.casetest import build_events, build_knowledge
 from claimguard.rules.compiled import ITEM_NAMES
 from claimguard.rules.expr import ExprError, compile_expr
 from claimguard.rules.functions import FUNCTIONS
+from claimguard.rules.spec import CaseSpec
 from test_rules_packs import _edit, _line_of
 
 CATALOG = "policy/catalog.yaml"
@@ -126,17 +136,79 @@ def test_rules_test_reports_a_case_that_cannot_run_as_fail(
     packs: Path, claimguard_cli: list[str]
 ) -> None:
     path = packs / CATALOG
-    _edit(path, "items: [{unit_price: 20.005}]", "items: [{unit_price: 20.005}], visit: 7")
-    # The price rule raises at run time on a value lint cannot know (a diagnosis string).
-    _edit(path, WHEN, "when: visit.diagnoses[0] > 5")
+    # A case whose extra knowledge row is invalid cannot even run.
+    _edit(
+        path,
+        "      - name: within the 0.005 tolerance passes, a cent more is held\n",
+        "      - name: within the 0.005 tolerance passes, a cent more is held\n"
+        "        knowledge: {items: [{code: TX}]}\n",
+    )
+    # Another rule raises at run time on a value lint cannot know (a diagnosis string).
+    _edit(
+        path, "when: institution.level < ref.min_institution_level", "when: visit.diagnoses[0] > 5"
+    )
     result = subprocess.run(
         [*claimguard_cli, "rules", "test", str(packs)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    fail = [i for i, line in enumerate(lines) if line.startswith("FAIL  policy.price-over-cap")]
+    fail = [i for i, line in enumerate(lines) if line.startswith("FAIL  policy.")]
     assert fail, result.stdout
     details = " ".join(lines[i + 1] for i in fail)
-    assert "case cannot run" in details or "raised" in details
-    assert "TypeError" in details
+    assert "case cannot run: ValidationError" in details
+    assert "rule policy.level-restricted raised on event" in details and "TypeError" in details
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200))
+def test_any_expression_text_compiles_or_is_refused_cleanly(source: str) -> None:
+    with contextlib.suppress(ExprError):
+        compile_expr(source, {**ITEM_NAMES, "params": dict}, FUNCTIONS)
+
+
+_ATOMS = st.sampled_from(
+    [
+        "age",
+        "item.quantity",
+        "item.code",
+        "event_date",
+        "1",
+        "'x'",
+        "null",
+        "ref.indications",
+        "len(items)",
+        "params.a",
+        "patient.gender",
+        "true",
+    ]
+)
+_EXPRS = st.recursive(
+    _ATOMS,
+    lambda inner: (
+        st.tuples(
+            inner,
+            st.sampled_from([" + ", " - ", " * ", " < ", " == ", " and ", " or ", " in "]),
+            inner,
+        ).map("".join)
+        | inner.map(lambda e: f"({e})")
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_EXPRS)
+def test_expressions_that_type_check_only_raise_contained_errors(source: str) -> None:
+    """Whatever compiles runs without crashing the interpreter: at worst a TypeError or
+    ValueError, which the engine contains as a rule error."""
+    try:
+        fn = compile_expr(source, {**ITEM_NAMES, "params": dict}, FUNCTIONS)
+    except ExprError:
+        return
+    case = CaseSpec(name="h", events=[{}], hits=[])
+    event = decode(orjson.dumps(build_events(case)[0]))
+    env = StatelessEvaluator(build_knowledge(case), RuleSet([]), RuleErrors(Counter())).env(event)
+    env["item"], env["params"] = event.items[0], {"a": 2}
+    with contextlib.suppress(TypeError, ValueError):
+        fn(env)
