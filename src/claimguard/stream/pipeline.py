@@ -10,7 +10,8 @@ Ordering is what makes it lossless (at-least-once with idempotent effects):
    right then, so the snapshot matches exactly the events of the epoch. One sealed epoch
    at a time is flushed in the background while the next one fills: it awaits the broker's
    acknowledgement of its decisions and dead letters, writes its findings and reversals to
-   the store (retrying with backoff for as long as the store fails), publishes its
+   the store (retrying with backoff while the store is unavailable; rows it refuses for
+   good are isolated and kept in its dead-letter table, see store/isolation.py), publishes its
    histories to the Faust table's changelog and awaits those acknowledgements too, and only
    then acks its messages; Faust commits acked offsets. So a committed offset always
    follows stored findings, published decisions and a persisted history.
