@@ -212,3 +212,56 @@ def test_expressions_that_type_check_only_raise_contained_errors(source: str) ->
     env["item"], env["params"] = event.items[0], {"a": 2}
     with contextlib.suppress(TypeError, ValueError):
         fn(env)
+
+
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+_FIELDS = st.sampled_from(
+    [
+        "id",
+        "version",
+        "violation",
+        "layer",
+        "subject",
+        "scope",
+        "stages",
+        "severity",
+        "message",
+        "params",
+        "applies_if",
+        "when",
+        "involves",
+        "check",
+        "regions",
+        "overrides",
+        "effective",
+        "tests",
+        "basis",
+        "colour",
+    ]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(_FIELDS, _VALUES, max_size=3))
+def test_any_rule_content_loads_or_is_refused_with_a_file_line(patch: dict) -> None:
+    """Whatever a pack holds, loading it yields rules or a PackError naming the file."""
+    import tempfile
+
+    import yaml
+
+    base = yaml.safe_load((default_rules_dir() / CATALOG).read_text(encoding="utf-8"))
+    base["rules"] = [{**base["rules"][0], **patch}]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "policy" / "x.yaml"
+        path.parent.mkdir()
+        path.write_text(yaml.safe_dump(base, allow_unicode=True), encoding="utf-8")
+        try:
+            load_packs(Path(tmp))
+        except PackError as exc:
+            assert all(p.startswith(f"{path}:") for p in exc.problems), exc.problems
