@@ -67,3 +67,41 @@ def test_a_run_stopped_on_event_n_keeps_the_findings_of_1_to_n_minus_1(
     assert out.read_text() == "previous run\n"  # a complete earlier output is not clobbered
     partial = tmp_path / "out.jsonl.partial"
     assert _findings(partial) == expected
+
+
+def test_sigterm_mid_run_keeps_a_partial_output(claimguard_cli: list[str], tmp_path: Path) -> None:
+    """The real command, stopped from outside half-way through a large file."""
+    import signal
+    import subprocess
+    import time
+
+    from claimguard.synth import generate
+
+    generate(tmp_path / "data", settlements=20_000, seed=5)
+    events = tmp_path / "data" / "events.jsonl"
+    out = tmp_path / "out.jsonl"
+    proc = subprocess.Popen(
+        [
+            *claimguard_cli,
+            "replay",
+            "--knowledge",
+            str(tmp_path / "data" / "knowledge"),
+            "--events",
+            str(events),
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(3.0)  # loading and part of the run; the whole file takes longer
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    if proc.returncode == 0:
+        pytest.skip("the machine replayed the whole file before the signal")
+    assert proc.returncode == 1, stderr
+    assert "stopped at line" in stderr and "Terminated" in stderr
+    partial = tmp_path / "out.jsonl.partial"
+    assert partial.exists() and not out.exists()
+    assert all(orjson.loads(line) for line in partial.read_bytes().splitlines())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import signal
 import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -171,7 +172,7 @@ def run_replay(
     session = ReplaySession(engine)
     stopped: BaseException | None = None
     try:
-        with events.open("rb") as handle:
+        with events.open("rb") as handle, _terminate_raises():
             session.run(handle)
     except OSError as exc:
         print(f"claimguard replay: cannot read events {events}: {exc.strerror}", file=sys.stderr)
@@ -199,6 +200,27 @@ def run_replay(
     if session.dead_letters:
         print(f"dead letters written to {dead_path}")
     return 0
+
+
+class Terminated(BaseException):
+    """SIGTERM during a run: stop like Ctrl-C, keeping what was decided (a BaseException,
+    so that no per-event handler takes it for a failure of one event)."""
+
+
+@contextmanager
+def _terminate_raises() -> Iterator[None]:
+    def handler(signum: int, frame: object) -> None:
+        raise Terminated("SIGTERM")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _with_suffix(path: Path, suffix: str) -> Path:
