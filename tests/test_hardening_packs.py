@@ -59,6 +59,8 @@ def _refused(packs: Path, needle: str, fragment: str, file: str = CATALOG) -> No
         ("when: len('a' * 1000000000) > 0", "cannot apply '*' to str and num"),
         ("when: params.tolerance_typo > 0", "params has no field 'tolerance_typo'"),
         ("when: item.unit_price in 5", "'in' needs a list or text on the right"),
+        ("when: patient.birth_date > visit.admitted_at", "cannot order date against datetime"),
+        ("when: event.date == '2026-03-02'", "date is never equal to str"),
         ("when: " + " + ".join(["age"] * 200) + " > 0", "nested more than"),
         ("when: " + " or ".join(["age"] * 250), "more than 400 parts"),
     ],

@@ -436,8 +436,9 @@ def _attribute_type(base_type: Any, attr: str) -> Any:
     if fields is not None:
         if attr in fields:
             return T.kind_of(fields[attr].annotation)
-        if isinstance(getattr(base_type, attr, None), property):
-            return None
+        prop = getattr(base_type, attr, None)
+        if isinstance(prop, property):
+            return T.kind_of(_hints(prop.fget).get("return")) if prop.fget else None
         return _UNKNOWN_ATTRIBUTE
     named = getattr(base_type, "_fields", None)
     if named is not None:
@@ -447,9 +448,9 @@ def _attribute_type(base_type: Any, attr: str) -> Any:
     return None
 
 
-def _hints(cls: type) -> dict[str, Any]:
+def _hints(obj: Any) -> dict[str, Any]:
     try:
-        return typing.get_type_hints(cls)
+        return typing.get_type_hints(obj)
     except Exception:  # an annotation that does not resolve: unchecked, not fatal
         return {}
 

@@ -13,6 +13,8 @@ import types
 import typing
 from typing import Any
 
+import pydantic
+
 NUM, STR, BOOL, DATE, DATETIME, LIST, NULL = (
     "num",
     "str",
@@ -25,6 +27,7 @@ NUM, STR, BOOL, DATE, DATETIME, LIST, NULL = (
 KINDS = frozenset({NUM, STR, BOOL, DATE, DATETIME, LIST, NULL})
 ORDERED = frozenset({NUM, STR, DATE, DATETIME})
 SAME = "same"  # a function returning the type of its arguments (min, max)
+_PYDANTIC_DATETIMES = (pydantic.AwareDatetime, pydantic.NaiveDatetime, pydantic.PastDatetime)
 
 
 def kind_of(annotation: Any) -> Any:
@@ -46,6 +49,8 @@ def kind_of(annotation: Any) -> Any:
         return LIST
     if annotation is dict or origin is dict:
         return dict
+    if annotation in _PYDANTIC_DATETIMES:
+        return DATETIME
     if isinstance(annotation, type):
         if issubclass(annotation, bool):
             return BOOL
