@@ -186,3 +186,45 @@ def build_day(text: str) -> int:
     import datetime as dt
 
     return dt.date.fromisoformat(text).toordinal()
+
+
+def test_a_settlement_of_ten_thousand_items_cannot_stall_the_engine() -> None:
+    """Liveness, not a speed target: every rule over a settlement is linear in its items
+    (a quadratic one took 85 s on such an event, long enough to lose the consumer group
+    and re-read the event forever). The bound is 100 times the measured time."""
+    import time
+
+    from claimguard.decode import decode
+    from claimguard.model.events import MAX_ITEMS
+
+    n = MAX_ITEMS
+    rows = [
+        {
+            "code": f"C{i}",
+            "kind": "drug",
+            "covered": "true",
+            "max_unit_price": "100",
+            "excludes": f"C{(i + 1) % n}",
+            "max_per_day": "5",
+        }
+        for i in range(n)
+    ]
+    case = CaseSpec(name="big", events=[{}], knowledge={"items": rows}, hits=[])
+    engine = engine_with(default_ruleset(), case)
+    history = MemoryHistories().get("P1")
+    worst = 0.0
+    for k in range(2):
+        patch = {
+            "event_type": "settled",
+            "event_id": f"E{k}",
+            "settlement_id": f"S{k}",
+            "occurred_at": f"2026-03-0{k + 2}T09:00:00+08:00",
+            "items": [{"code": f"C{i}", "days": 30} for i in range(n)],
+        }
+        event = decode(orjson.dumps(build_events(CaseSpec(name="b", events=[patch], hits=[]))[0]))
+        started = time.process_time()
+        outcome = engine.process(event, history)
+        worst = max(worst, time.process_time() - started)
+        assert outcome.findings  # bundled charges, repeat dispenses: decided, not skipped
+    assert not engine.rule_errors
+    assert worst < 50, f"{worst:.1f} s of CPU for one settlement"

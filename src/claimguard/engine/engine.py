@@ -140,7 +140,12 @@ class Engine:
         by_id: dict[str, float] | None = None  # built on the first hit: most events have none
         for hit in self.stateless.evaluate(event):
             ids = [i.item_id for i in hit.items]
-            ids.extend(x for x in hit.extra_ids if x not in ids)
+            if hit.extra_ids:
+                named = set(ids)
+                for x in hit.extra_ids:
+                    if x not in named:
+                        named.add(x)
+                        ids.append(x)
             if ids:
                 if by_id is None:
                     by_id = {i.item_id: i.amount for i in event.items}

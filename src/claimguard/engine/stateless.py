@@ -181,11 +181,17 @@ class StatelessEvaluator:
         en: list[str] = []
         extra: list[str] = []
         env["params"] = rule.params
+        # sets beside the lists: thousands of hit items must not cost a quadratic search
+        seen: tuple[set[str], set[str]] = (set(), set())
         for item in items:
             env["item"], env["ref"] = item, self.kb.items.get(item.code)
-            for out, render in ((zh, rule.message_zh), (en, rule.message_en)):
+            for out, render, known in (
+                (zh, rule.message_zh, seen[0]),
+                (en, rule.message_en, seen[1]),
+            ):
                 text = render(env)
-                if text not in out:
+                if text not in known:
+                    known.add(text)
                     out.append(text)
             if rule.involves is not None:
                 extra.extend(str(i) for i in rule.involves(env) or ())
