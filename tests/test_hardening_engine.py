@@ -4,6 +4,7 @@ changed one; a future-dated outlier cannot age a patient's history."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 from typing import Any
 
@@ -228,3 +229,19 @@ def test_a_settlement_of_ten_thousand_items_cannot_stall_the_engine() -> None:
         assert outcome.findings  # bundled charges, repeat dispenses: decided, not skipped
     assert not engine.rule_errors
     assert worst < 50, f"{worst:.1f} s of CPU for one settlement"
+
+
+def test_a_patient_sending_only_prechecks_keeps_a_bounded_dedupe_table() -> None:
+    events = [
+        {
+            "event_type": "precheck",
+            "settlement_id": f"P{d}",
+            "occurred_at": (dt.date(2026, 1, 1) + dt.timedelta(days=d)).isoformat()
+            + "T09:00:00+08:00",
+        }
+        for d in range(0, 400, 5)
+    ]
+    session = session_for(events)
+    history = session.histories.get("P1")
+    assert history.latest_day == 0  # no settled event: the windows never aged
+    assert len(history.seen) <= session.engine.retention_days // 5 + 2

@@ -127,6 +127,8 @@ class Engine:
                 history.latest_day = day
         # Seen only once evaluated: an event that failed can be driven again after a fix.
         history.seen[event.event_id] = day
+        if day > history.event_day:
+            history.event_day = day
         if digest:
             history.digests[event.event_id] = digest
         history.prune(self.retention_days)
