@@ -83,5 +83,7 @@ def test_missing_required_file(kb_dir: Path):
 
 
 def test_regions_csv_is_optional_and_loaded(kb_dir: Path):
-    (kb_dir / "regions.csv").write_text("code,name,parent\n320602,x,320699\n")
-    assert load_knowledge(kb_dir).region_parents == {"320602": "320699"}
+    (kb_dir / "regions.csv").write_text(
+        "code,name,parent\n320602,x,320699\n320699,y,320000\n320000,z,000000\n"
+    )
+    assert load_knowledge(kb_dir).region_parents["320602"] == "320699"

@@ -7,7 +7,10 @@ One Tansu broker serves the module; each test has its own topics, group and stor
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -91,6 +94,20 @@ def decisions_seen(run: Scenario) -> int:
     return len(run.decisions())
 
 
+def assert_verdicts_equal_replay(run: Scenario, data: Data) -> list[dict[str, Any]]:
+    """Every distinct precheck/settle event has a decision, and every decision (a redelivery
+    may repeat one) carries the verdict and findings replay computes for it."""
+    decisions = run.decisions()
+    assert {d["event_id"] for d in decisions} == set(data.decisions)
+    wrong = [
+        (d["event_id"], d["verdict"], data.decisions[d["event_id"]])
+        for d in decisions
+        if d["verdict"] != data.decisions[d["event_id"]]
+    ]
+    assert not wrong, wrong[:5]
+    return decisions
+
+
 def assert_store_equals_replay(data: Data, *targets: str) -> dict[str, Any]:
     got = stored_findings(*targets)
     problem = diff(got, data.findings)
@@ -123,18 +140,25 @@ def test_kill_9_mid_stream_then_restart(broker: LocalBroker, data: Data, tmp_pat
     assert code == 0, worker.log_text()[-3000:]
     assert run.stats()["histories_loaded"] > 0  # restored from the changelog
     assert_store_equals_replay(data, run.store())
-    # At-least-once across a crash: every decision is there, maybe twice.
-    assert {d["event_id"] for d in run.decisions()} == set(data.decisions)
+    # At-least-once across a crash: every decision is there, maybe twice, always as replay.
+    assert_verdicts_equal_replay(run, data)
 
 
 def test_broker_frozen_then_resumed(broker: LocalBroker, data: Data, tmp_path: Path) -> None:
     run = scenario(broker, data, tmp_path, "pause")
-    worker, publisher = start_streaming(run, data)
+    # Sends time out after 3 s: a freeze of 12 s, twice the group's session timeout (6 s),
+    # makes them fail, so the flush's resend path runs (not only a long wait).
+    worker = run.worker(CLAIMGUARD_PRODUCER_REQUEST_TIMEOUT_MS="3000").start()
+    run.publish(data.lines[:WARM_UP])
+    run.wait_drained()
+    publisher = Publisher(run, data.lines[WARM_UP:])
+    publisher.start()
+    time.sleep(1.5)
     try:
         assert publisher.is_alive()  # mid-stream
         broker.pause()  # SIGSTOP: memory storage would lose everything on a restart
         try:
-            time.sleep(8)  # longer than the worker's session timeout (6 s)
+            time.sleep(12)
             assert worker.running
         finally:
             broker.resume()
@@ -142,9 +166,11 @@ def test_broker_frozen_then_resumed(broker: LocalBroker, data: Data, tmp_path: P
         run.wait_drained()
     finally:
         code = worker.stop()
-    assert code == 0, worker.log_text()[-3000:]
+    log = worker.log_text()
+    assert code == 0, log[-3000:]
+    assert "will resend" in log or "handing" in log, log[-3000:]
     assert_store_equals_replay(data, run.store())
-    assert {d["event_id"] for d in run.decisions()} == set(data.decisions)
+    assert_verdicts_equal_replay(run, data)
 
 
 def test_store_unavailable_for_a_while(broker: LocalBroker, data: Data, tmp_path: Path) -> None:
@@ -169,8 +195,7 @@ def test_store_unavailable_for_a_while(broker: LocalBroker, data: Data, tmp_path
     assert code == 0, log[-3000:]
     assert "store write failed" in log and "retrying" in log
     assert_store_equals_replay(data, run.store())
-    decisions = Counter(d["event_id"] for d in run.decisions())
-    assert set(decisions) == set(data.decisions)
+    decisions = Counter(d["event_id"] for d in assert_verdicts_equal_replay(run, data))
     assert max(decisions.values()) == 1  # no crash, no redelivery: exactly once
 
 
@@ -193,8 +218,7 @@ def test_two_workers_split_the_partitions(broker: LocalBroker, data: Data, tmp_p
     assert share_a and share_b  # both did part of the work
     assert not set(share_a) & set(share_b)
     assert_store_equals_replay(data, run.store("-a"), run.store("-b"))
-    decisions = Counter(d["event_id"] for d in run.decisions())
-    assert set(decisions) == set(data.decisions)
+    decisions = Counter(d["event_id"] for d in assert_verdicts_equal_replay(run, data))
     assert max(decisions.values()) == 1
 
 
@@ -243,3 +267,45 @@ def test_late_events_across_a_restart(broker: LocalBroker, data: Data, tmp_path:
     decisions = Counter(d["event_id"] for d in run.decisions())
     assert set(decisions) == set(data.decisions)
     assert max(decisions.values()) == 1  # a graceful restart re-evaluates nothing
+
+
+def _make_unwritable(directory: Path, writable: bool) -> bool:
+    """Make the store's files unwritable for the real driver (or writable again): chattr +i
+    as root (root ignores permissions), chmod otherwise. False when neither is possible."""
+    if os.geteuid() == 0:
+        flag = "-i" if writable else "+i"
+        done = subprocess.run(["chattr", "-R", flag, str(directory / "store")], check=False)
+        return done.returncode == 0 or writable
+    mode = "u+w" if writable else "a-w"
+    return subprocess.run(["chmod", "-R", mode, str(directory)], check=False).returncode == 0
+
+
+def test_store_disk_unwritable_for_a_while(broker: LocalBroker, data: Data, tmp_path: Path) -> None:
+    """The outage through the real driver: chdb cannot create its part directories."""
+    if shutil.which("chattr") is None and os.geteuid() == 0:
+        pytest.skip("chattr (e2fsprogs) is needed to make a directory unwritable for root")
+    run = scenario(broker, data, tmp_path, "diskdown")
+    worker = run.worker().start()
+    store_dir = Path(run.store()[len("chdb://") :])
+    half = len(data.lines) // 2
+    try:
+        run.publish(data.lines[:half])
+        run.wait_drained()
+        if not _make_unwritable(store_dir, writable=False):
+            pytest.skip("this file system cannot make the store unwritable")
+        try:
+            run.publish(data.lines[half:])
+            time.sleep(5)
+            assert run.lag() > 0  # nothing past unwritten rows is committed
+            assert worker.running
+        finally:
+            _make_unwritable(store_dir, writable=True)
+        run.wait_drained()
+    finally:
+        code = worker.stop()
+    log = worker.log_text()
+    assert code == 0, log[-3000:]
+    assert "store cannot write its files" in log and "retrying" in log
+    assert "refused by the store" not in log  # an outage is waited out, not dead-lettered
+    assert_store_equals_replay(data, run.store())
+    assert_verdicts_equal_replay(run, data)

@@ -50,6 +50,7 @@ def _worker(args: argparse.Namespace) -> int:
         knowledge=args.knowledge,
         rules=args.rules,
         group=args.group,
+        store_wait=args.store_wait,
     )
 
 
@@ -108,6 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--knowledge", type=Path, required=True)
     p.add_argument("--rules", type=Path, default=None)
     p.add_argument("--group", default="claimguard")
+    p.add_argument(
+        "--store-wait",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long to wait at start-up for an unavailable store (default 60)",
+    )
     p.set_defaults(func=_worker)
 
     p = sub.add_parser("broker", help="start the local Kafka-protocol broker (Tansu)")

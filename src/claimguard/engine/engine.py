@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from claimguard.engine.history import PatientHistory, record_of
+from claimguard.engine.rule_errors import RuleErrors
 from claimguard.engine.stateless import StatelessEvaluator, StatelessHit, select_rules
+from claimguard.engine.watermark import Watermark
 from claimguard.engine.windows import IMPLEMENTATIONS, Check, Hit, Targets, sequential_targets
 from claimguard.knowledge import KnowledgeBase, load_knowledge
 from claimguard.model import STAGE_OF_EVENT, Decision, Event, Finding, verdict_of
@@ -43,11 +45,14 @@ class Outcome:
     findings: list[Finding] = field(default_factory=list)
     reversed_settlements: list[str] = field(default_factory=list)
     duplicate: bool = False
+    # Why the event was not evaluated (it goes to the dead letters with this reason): too
+    # far ahead of the stream's watermark, or an event_id seen before with other content.
+    refused: str | None = None
 
     @property
     def decision(self) -> Decision | None:
         """The answer to a precheck or settle event (contract §7); None otherwise."""
-        if self.duplicate or self.event.event_type not in ("precheck", "settle"):
+        if self.duplicate or self.refused or self.event.event_type not in ("precheck", "settle"):
             return None
         own = [f for f in self.findings if f.event_id == self.event.event_id]
         return Decision(
@@ -65,12 +70,16 @@ class Engine:
         self.kb = kb
         self.ruleset = ruleset
         self.router = router or Router.from_knowledge(kb)
-        self.stateless = StatelessEvaluator(kb, ruleset)
+        # rule_id → events on which the rule raised (exported as claimguard_rule_errors_total)
+        self.rule_errors: Counter[str] = Counter()
+        self.errors = RuleErrors(self.rule_errors)
+        self.stateless = StatelessEvaluator(kb, ruleset, self.errors)
         self.retention_days = ruleset.retention_days
         self._window_rules = ruleset.window_rules
         self._windows_by_region: dict[tuple[str, str], tuple[_BoundWindow, ...]] = {}
-        # rule_id → events on which the rule raised (exported as claimguard_rule_errors_total)
-        self.rule_errors: Counter[str] = Counter()
+        self.watermark = Watermark()
+        # event_ids redelivered with content other than the first delivery's
+        self.conflicting_redeliveries = 0
 
     @classmethod
     def load(cls, knowledge_dir: Path | str, rules_dir: Path | str | None = None) -> Engine:
@@ -81,15 +90,28 @@ class Engine:
     def person_of(event: Event) -> str | None:
         return event.patient.person_id if event.patient else None
 
-    def process(self, event: Event, history: PatientHistory) -> Outcome:
-        """Evaluate `event`, updating `history` (the state of `person_of(event)`)."""
+    def process(self, event: Event, history: PatientHistory, digest: str = "") -> Outcome:
+        """Evaluate `event`, updating `history` (the state of `person_of(event)`).
+
+        `digest` identifies the event's content (see `decode_with_digest`): a redelivered
+        event_id whose digest differs from the first delivery's is refused with a reason."""
         outcome = Outcome(event)
         if event.event_id in history.seen:
-            outcome.duplicate = True
+            first = history.digests.get(event.event_id)
+            if digest and first and first != digest:
+                self.conflicting_redeliveries += 1
+                outcome.refused = (
+                    f"event_id {event.event_id} was delivered before with other content; "
+                    "the first delivery was evaluated and is kept"
+                )
+            else:
+                outcome.duplicate = True
             return outcome
         day = event.date.toordinal()
-        history.seen[event.event_id] = day
-        history.latest_day = max(history.latest_day, day)
+        ahead = self.watermark.admit(day)
+        if ahead is not None:
+            outcome.refused = ahead
+            return outcome
         if event.event_type == "reversal":
             history.remove(event.settlement_id)
             history.reversed[event.settlement_id] = day
@@ -100,6 +122,15 @@ class Engine:
                 outcome.findings.extend(self._pre_settlement_windows(event, history))
             elif event.settlement_id not in history.reversed:
                 outcome.findings.extend(self._windows(event, history))
+            # Retention follows settled events only: a precheck cannot age the history.
+            if event.event_type == "settled" and day > history.latest_day:
+                history.latest_day = day
+        # Seen only once evaluated: an event that failed can be driven again after a fix.
+        history.seen[event.event_id] = day
+        if day > history.event_day:
+            history.event_day = day
+        if digest:
+            history.digests[event.event_id] = digest
         history.prune(self.retention_days)
         return outcome
 
@@ -111,7 +142,12 @@ class Engine:
         by_id: dict[str, float] | None = None  # built on the first hit: most events have none
         for hit in self.stateless.evaluate(event):
             ids = [i.item_id for i in hit.items]
-            ids.extend(x for x in hit.extra_ids if x not in ids)
+            if hit.extra_ids:
+                named = set(ids)
+                for x in hit.extra_ids:
+                    if x not in named:
+                        named.add(x)
+                        ids.append(x)
             if ids:
                 if by_id is None:
                     by_id = {i.item_id: i.amount for i in event.items}
@@ -170,15 +206,24 @@ class Engine:
                 if targets is sequential_targets
                 else targets(records, index, params)
             )
-            for target in span:
-                record = records[target]
-                key = record.sid + key_suffix  # "sid|rule_id"
-                if key in flagged or not (always or rule.in_force(dt.date.fromordinal(record.day))):
-                    continue
-                hit = check(records, target, params, kb)
-                if hit is not None:
-                    flagged[key] = record.day
-                    yield self._window_finding(rule, record, hit, person)
+            try:
+                found = []
+                for target in span:
+                    record = records[target]
+                    key = record.sid + key_suffix  # "sid|rule_id"
+                    if key in flagged or not (
+                        always or rule.in_force(dt.date.fromordinal(record.day))
+                    ):
+                        continue
+                    hit = check(records, target, params, kb)
+                    if hit is not None:
+                        found.append((key, record, self._window_finding(rule, record, hit, person)))
+            except Exception as exc:  # contained: this rule only, this event only
+                self.errors.report(rule.id, f"event {event.event_id}", exc)
+                continue
+            for key, record, finding in found:
+                flagged[key] = record.day
+                yield finding
 
     def _pre_settlement_windows(self, event: Event, history: PatientHistory) -> Iterable[Finding]:
         """A precheck/settle event against the settled history processed before it (v1.1).
@@ -196,13 +241,19 @@ class Engine:
         pool = [r for r in history.records if r.sid != event.settlement_id]
         pool.append(candidate)
         for rule, _targets, check, params, _suffix, always in bound:
-            if not (always or rule.in_force(event.date)):
-                continue
-            hit = check(pool, len(pool) - 1, params, self.kb)
-            if hit is not None:
-                yield self._window_finding(
+            try:
+                if not (always or rule.in_force(event.date)):
+                    continue
+                hit = check(pool, len(pool) - 1, params, self.kb)
+                if hit is None:
+                    continue
+                finding = self._window_finding(
                     rule, candidate, hit, event.patient.person_id, event.event_type
                 )
+            except Exception as exc:  # contained: this rule only, this event only
+                self.errors.report(rule.id, f"event {event.event_id}", exc)
+                continue
+            yield finding
 
     def _window_finding(
         self,

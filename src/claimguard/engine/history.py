@@ -18,10 +18,12 @@ DAY_SECONDS = 86_400.0
 class PatientHistory:
     records: list[SettledRec] = field(default_factory=list)  # sorted by (t, seq)
     seen: dict[str, int] = field(default_factory=dict)  # event_id → day it arrived for
+    digests: dict[str, str] = field(default_factory=dict)  # event_id → content digest
     flagged: dict[str, int] = field(default_factory=dict)  # "sid|rule_id" → day
     reversed: dict[str, int] = field(default_factory=dict)  # settlement_id → day
     seq: int = 0
-    latest_day: int = 0
+    latest_day: int = 0  # of the latest settled event: the windows' retention follows it
+    event_day: int = 0  # of the latest accepted event of any type: the dedupe table's
 
     def insert(self, record: SettledRec) -> int:
         """Insert in event-time order (replacing a record of the same settlement); → index."""
@@ -55,20 +57,30 @@ class PatientHistory:
             if record.horizon < cutoff:
                 self.records = [r for r in records if r.horizon >= cutoff]
                 break
-        for table in (self.seen, self.flagged, self.reversed):
+        for table in (self.flagged, self.reversed):
             if table and min(table.values()) < cutoff:
                 for key in [key for key, day in table.items() if day < cutoff]:
                     del table[key]
+        # Event ids age with every accepted event (a patient may send only prechecks); the
+        # engine's watermark bounds how far ahead an accepted event can be.
+        seen_cutoff = max(self.latest_day, self.event_day) - retention_days
+        seen = self.seen
+        if seen and min(seen.values()) < seen_cutoff:
+            for key in [key for key, day in seen.items() if day < seen_cutoff]:
+                del seen[key]
+                self.digests.pop(key, None)
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(
             {
                 "r": self.records,
                 "s": self.seen,
+                "h": self.digests,
                 "f": self.flagged,
                 "x": self.reversed,
                 "q": self.seq,
                 "d": self.latest_day,
+                "e": self.event_day,
             },
             default=tuple,  # records are NamedTuples, which orjson leaves to `default`
         )
@@ -82,10 +94,12 @@ class PatientHistory:
         return cls(
             records=records,
             seen=data.get("s", {}),
+            digests=data.get("h", {}),
             flagged=data.get("f", {}),
             reversed=data.get("x", {}),
             seq=data.get("q", 0),
             latest_day=data.get("d", 0),
+            event_day=data.get("e", 0),
         )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
+from claimguard.engine.rule_errors import RuleErrors
 from claimguard.knowledge import KnowledgeBase
 from claimguard.model import Event, Item, ItemRow
 from claimguard.rules import CompiledRule, RuleSet
@@ -48,8 +49,9 @@ def _bind(rules: tuple[CompiledRule, ...]) -> tuple[_Bound, ...]:
 
 
 class StatelessEvaluator:
-    def __init__(self, kb: KnowledgeBase, ruleset: RuleSet) -> None:
+    def __init__(self, kb: KnowledgeBase, ruleset: RuleSet, errors: RuleErrors) -> None:
         self.kb = kb
+        self.errors = errors
         self._item_rules = ruleset.item_rules
         self._visit_rules = ruleset.visit_rules
         self._by_code: dict[str, tuple[CompiledRule, ...]] = {}
@@ -72,7 +74,7 @@ class StatelessEvaluator:
     ) -> tuple[_Bound, ...]:
         applicable = self._by_code.get(code)
         if applicable is None:
-            applicable = tuple(r for r in self._item_rules if r.applies_to(ref))
+            applicable = tuple(r for r in self._item_rules if self._applies(r, code, ref))
             self._by_code[code] = applicable
         found = _bind(select_rules(applicable, event_type, region))
         if self._selected_size > MEMO_LIMIT:
@@ -81,6 +83,13 @@ class StatelessEvaluator:
         self._selected.setdefault((event_type, region), {})[code] = found
         self._selected_size += 1
         return found
+
+    def _applies(self, rule: CompiledRule, code: str, ref: ItemRow | None) -> bool:
+        try:
+            return rule.applies_to(ref)
+        except Exception as exc:  # a raising applies_if: the rule is off for this code
+            self.errors.report(rule.id, f"catalog code {code}", exc)
+            return False
 
     def visit_rules(self, event_type: str, region: str) -> tuple[CompiledRule, ...]:
         return tuple(b.rule for b in self._visit_bound(event_type, region))
@@ -122,6 +131,7 @@ class StatelessEvaluator:
         if selected is None:
             selected = self._selected.setdefault((event_type, region), {})
         hits: dict[CompiledRule, list[Item]] = {}
+        failed: set[CompiledRule] = set()  # raised on some item: skipped for the event
         for item in event.items:
             code = item.code
             ref = items_kb.get(code)
@@ -133,30 +143,55 @@ class StatelessEvaluator:
             env["item"], env["ref"] = item, ref
             for rule, when, params, always in bound:
                 env["params"] = params
-                if when(env) and (always or rule.in_force(day)):
+                try:
+                    hit = when(env) and (always or rule.in_force(day))
+                except Exception as exc:  # contained: this rule only, this event only
+                    self.errors.report(rule.id, f"event {event.event_id}", exc)
+                    failed.add(rule)
+                    continue
+                if hit:
                     found = hits.get(rule)
                     if found is None:
                         hits[rule] = [item]
                     else:
                         found.append(item)
         for rule, items in hits.items():
-            yield self._item_hit(rule, items, env)
+            if rule in failed:
+                continue
+            try:
+                found_hit = self._item_hit(rule, items, env)
+            except Exception as exc:
+                self.errors.report(rule.id, f"event {event.event_id}", exc)
+                continue
+            yield found_hit
         env["item"] = env["ref"] = None
         for rule, when, params, always in self._visit_bound(event_type, region):
             env["params"] = params
-            if when(env) and (always or rule.in_force(day)):
-                yield StatelessHit(rule, (), (), (rule.message_zh(env), rule.message_en(env)))
+            try:
+                if not (when(env) and (always or rule.in_force(day))):
+                    continue
+                messages = (rule.message_zh(env), rule.message_en(env))
+            except Exception as exc:
+                self.errors.report(rule.id, f"event {event.event_id}", exc)
+                continue
+            yield StatelessHit(rule, (), (), messages)
 
     def _item_hit(self, rule: CompiledRule, items: list[Item], env: Env) -> StatelessHit:
         zh: list[str] = []
         en: list[str] = []
         extra: list[str] = []
         env["params"] = rule.params
+        # sets beside the lists: thousands of hit items must not cost a quadratic search
+        seen: tuple[set[str], set[str]] = (set(), set())
         for item in items:
             env["item"], env["ref"] = item, self.kb.items.get(item.code)
-            for out, render in ((zh, rule.message_zh), (en, rule.message_en)):
+            for out, render, known in (
+                (zh, rule.message_zh, seen[0]),
+                (en, rule.message_en, seen[1]),
+            ):
                 text = render(env)
-                if text not in out:
+                if text not in known:
+                    known.add(text)
                     out.append(text)
             if rule.involves is not None:
                 extra.extend(str(i) for i in rule.involves(env) or ())

@@ -61,23 +61,29 @@ def _repeat_dispense(
     if i == 0:
         return None  # nothing dispensed before
     target = records[i]
+    wanted = {item.code for item in target.items if item.kind == "drug"}
+    if not wanted:
+        return None
+    # The earlier dispenses of the wanted codes, in record then item order: one pass over
+    # the history instead of one per item (a settlement may bill thousands of items).
+    earlier: dict[str, list[tuple[int, int]]] = {}
+    for record in records[:i]:
+        for other in record.items:
+            if other.kind == "drug" and other.code in wanted:
+                earlier.setdefault(other.code, []).append((other.day, other.days or 1))
     hit_ids: list[str] = []
     most_left = 0
     for item in target.items:
         if item.kind != "drug":
             continue
-        for earlier in records[:i]:
-            for other in earlier.items:
-                if other.code != item.code or other.kind != "drug" or other.day > item.day:
-                    continue
-                left = other.day + (other.days or 1) - item.day
-                if left > p.max_remaining_days:
-                    hit_ids.append(item.item_id)
-                    most_left = max(most_left, left)
-                    break
-            else:
+        for day, days in earlier.get(item.code, ()):
+            if day > item.day:
                 continue
-            break
+            left = day + days - item.day
+            if left > p.max_remaining_days:
+                hit_ids.append(item.item_id)
+                most_left = max(most_left, left)
+                break
     return Hit(tuple(hit_ids), most_left) if hit_ids else None
 
 
@@ -134,13 +140,23 @@ def _daily_quantity(
         ref = kb.items.get(item.code)
         if ref is not None and ref.max_per_day is not None:
             limits[(item.code, item.day)] = ref.max_per_day
-    for (code, day), limit in limits.items():
-        total = sum(
-            it.qty for r in records[: i + 1] for it in r.items if it.code == code and it.day == day
-        )
+    if not limits:
+        return None
+    # One pass over the history for every limited (code, day), summed in the same order.
+    totals: dict[tuple[str, int], float] = {}
+    for r in records[: i + 1]:
+        for it in r.items:
+            key = (it.code, it.day)
+            if key in limits:
+                totals[key] = totals.get(key, 0) + it.qty
+    own: dict[tuple[str, int], list[str]] = {}
+    for it in target.items:
+        own.setdefault((it.code, it.day), []).append(it.item_id)
+    for key, limit in limits.items():
+        total = totals.get(key, 0)
         if total > limit:
             worst = max(worst, total)
-            hit_ids.extend(it.item_id for it in target.items if it.code == code and it.day == day)
+            hit_ids.extend(own.get(key, ()))
     return Hit(tuple(hit_ids), worst) if hit_ids else None
 
 

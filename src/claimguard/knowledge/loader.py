@@ -15,6 +15,7 @@ from claimguard.model import DoctorRow, InstitutionRow, ItemRow, PersonRow, Regi
 Row = TypeVar("Row", bound=BaseModel)
 
 REQUIRED_FILES = ("items.csv", "institutions.csv", "doctors.csv")
+NATIONAL = "000000"
 OPTIONAL_FILES = ("persons.csv", "regions.csv")
 
 
@@ -22,8 +23,20 @@ class KnowledgeError(ValueError):
     """A knowledge file that cannot be used; the message names file, line and column."""
 
 
+# Files whose rows the rules cannot do without: empty, every settlement would hit (unknown
+# institution → SUSPENDED_INSTITUTION, unknown code → NON_COVERED_ITEM, unknown doctor →
+# OUT_OF_SCOPE_PRACTICE), so an empty one is a mistake, not a policy.
+NEEDS_ROWS = {
+    "items.csv": "every item would be NON_COVERED_ITEM",
+    "institutions.csv": "every settlement would be held as SUSPENDED_INSTITUTION",
+    "doctors.csv": "every visit would be OUT_OF_SCOPE_PRACTICE",
+}
+
+
 def _rows(path: Path, model: type[Row], key: str) -> Iterator[Row]:
-    required = [name for name, f in model.model_fields.items() if f.is_required()]
+    """Rows of one file. Every column of contract §2 is expected, and no other: a misspelled
+    optional column would otherwise switch its check off (or on) without a word."""
+    expected = list(model.model_fields)
     try:
         handle = path.open(encoding="utf-8-sig", newline="")
     except OSError as exc:
@@ -35,9 +48,19 @@ def _rows(path: Path, model: type[Row], key: str) -> Iterator[Row]:
             header = reader.fieldnames or []
         except (csv.Error, UnicodeDecodeError) as exc:
             raise KnowledgeError(f"{path}:1: unreadable header: {exc}") from None
-        missing = [name for name in required if name not in header]
-        if missing:
-            raise KnowledgeError(f"{path}:1: header lacks column(s) {', '.join(missing)}")
+        unknown = [name for name in header if name not in expected]
+        missing = [name for name in expected if name not in header]
+        if unknown or missing:
+            parts = []
+            if missing:
+                parts.append(f"header lacks column(s) {', '.join(missing)}")
+            if unknown:
+                parts.append(f"unknown column(s) {', '.join(repr(n) for n in unknown)}")
+            raise KnowledgeError(
+                f"{path}:1: {'; '.join(parts)} (contract §2 columns: {', '.join(expected)})"
+            )
+        if len(set(header)) != len(header):
+            raise KnowledgeError(f"{path}:1: a column appears twice in the header")
         try:
             for record in reader:
                 line = reader.line_num
@@ -55,6 +78,8 @@ def _rows(path: Path, model: type[Row], key: str) -> Iterator[Row]:
                     raise KnowledgeError(
                         f"{path}:{line}: column {col_no} ({column}={value!r}): {err['msg']}"
                     ) from None
+                for problem in _row_problems(row):
+                    raise KnowledgeError(f"{path}:{line}: {problem}")
                 ident = getattr(row, key)
                 if ident in seen:
                     raise KnowledgeError(
@@ -88,9 +113,19 @@ def load_knowledge(directory: Path | str) -> KnowledgeBase:
     parents: dict[str, str] = {}
     names: dict[str, str] = {}
     if (directory / "regions.csv").is_file():
-        for region in _rows(directory / "regions.csv", RegionRow, "code"):
+        lines: dict[str, int] = {}
+        for region, line in _numbered(_rows(directory / "regions.csv", RegionRow, "code")):
             parents[region.code] = region.parent
             names[region.code] = region.name
+            lines[region.code] = line
+        check_region_tree(directory / "regions.csv", parents, lines)
+    for name, tables in (
+        ("items.csv", items),
+        ("institutions.csv", institutions),
+        ("doctors.csv", doctors),
+    ):
+        if not tables:
+            raise KnowledgeError(f"{directory / name}:2: no rows; {NEEDS_ROWS[name]}")
     return KnowledgeBase(
         items=items,
         institutions=institutions,
@@ -99,6 +134,41 @@ def load_knowledge(directory: Path | str) -> KnowledgeBase:
         region_parents=parents,
         region_names=names,
     )
+
+
+def _row_problems(row: BaseModel) -> Iterator[str]:
+    if isinstance(row, InstitutionRow):
+        start, end = row.suspended_from, row.suspended_to
+        if start is not None and end is not None and start > end:
+            yield f"suspended_from {start} is after suspended_to {end}"
+    if isinstance(row, RegionRow) and row.parent == row.code:
+        yield f"region {row.code} is its own parent"
+
+
+def _numbered(rows: Iterator[Row]) -> Iterator[tuple[Row, int]]:
+    """Rows with their file line: the reader's line after the row (no quoted newlines in
+    these files, so counting rows from line 2 is exact enough for a message)."""
+    for number, row in enumerate(rows, start=2):
+        yield row, number
+
+
+def check_region_tree(path: Path, parents: dict[str, str], lines: dict[str, int]) -> None:
+    """regions.csv must be a tree: every parent listed (or national), no cycles."""
+    for code, parent in parents.items():
+        if parent != NATIONAL and parent not in parents:
+            raise KnowledgeError(
+                f"{path}:{lines[code]}: region {code}: parent {parent} is not listed in "
+                f"{path.name} (nor national {NATIONAL})"
+            )
+    for code in parents:
+        chain = [code]
+        parent = parents[code]
+        while parent in parents and parent != NATIONAL:
+            if parent in chain:
+                cycle = " → ".join([*chain[chain.index(parent) :], parent])
+                raise KnowledgeError(f"{path}:{lines[code]}: regions form a cycle: {cycle}")
+            chain.append(parent)
+            parent = parents[parent]
 
 
 def _check_ranges(path: Path, items: dict[str, ItemRow]) -> Iterator[tuple[Path, ItemRow]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 EventType = Literal["precheck", "settle", "settled", "reversal"]
 EVENT_TYPES: tuple[EventType, ...] = ("precheck", "settle", "settled", "reversal")
@@ -13,17 +13,45 @@ VisitType = Literal["outpatient", "inpatient", "pharmacy"]
 ItemKind = Literal["drug", "service", "consumable"]
 RegionCode = Annotated[str, Field(pattern=r"^\d{6}$")]
 
+# Bounds that keep every accepted value storable and its arithmetic exact enough: the store
+# keeps amounts as Decimal(18, 4) (< 10^14), a finding sums up to MAX_ITEMS amounts, and
+# DateTime64(3) holds 1900-01-01 .. 2299-12-31. A number must be a JSON number: strings such
+# as "Infinity" or "1e3" are refused, and so are NaN and infinities.
+MAX_MONEY = 1_000_000_000.0  # CNY per item amount or unit price
+MAX_QUANTITY = 1_000_000_000.0
+MAX_ITEMS = 10_000  # items per settlement: MAX_ITEMS * MAX_MONEY = 10^13 < 10^14
+MAX_DAYS_SUPPLY = 3_660
+MIN_YEAR, MAX_YEAR = 1901, 2298  # inside DateTime64's range whatever the offset
+
+
+def _storable_time(value: dt.datetime) -> dt.datetime:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"year {value.year} is outside {MIN_YEAR}..{MAX_YEAR}")
+    return value
+
+
+def _storable_date(value: dt.date) -> dt.date:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"year {value.year} is outside {MIN_YEAR}..{MAX_YEAR}")
+    return value
+
+
+Time = Annotated[AwareDatetime, AfterValidator(_storable_time)]
+Day = Annotated[dt.date, AfterValidator(_storable_date)]
+Money = Annotated[float, Field(strict=True, ge=0, le=MAX_MONEY, allow_inf_nan=False)]
+Quantity = Annotated[float, Field(strict=True, gt=0, le=MAX_QUANTITY, allow_inf_nan=False)]
+
 
 class _Model(BaseModel):
     # Unknown extra fields are ignored (contract §1); models are read-only once decoded.
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
 
 
 class Visit(_Model):
     visit_id: str
     visit_type: VisitType
-    admitted_at: AwareDatetime | None = None
-    discharged_at: AwareDatetime | None = None
+    admitted_at: Time | None = None
+    discharged_at: Time | None = None
     department: str
     doctor_code: str
     diagnoses: list[str] = Field(description="ICD-10 codes; the first is the primary diagnosis")
@@ -54,7 +82,7 @@ class Institution(_Model):
 class Patient(_Model):
     person_id: str = Field(min_length=1, description="人员编号 (pseudonymous)")
     gender: Literal["M", "F"]
-    birth_date: dt.date
+    birth_date: Day
     insured_region: RegionCode = Field(description="参保地")
     scheme: Literal["employee", "resident"]
 
@@ -63,23 +91,25 @@ class Item(_Model):
     item_id: str
     code: str = Field(min_length=1)
     kind: ItemKind
-    quantity: float = Field(gt=0)
-    unit_price: float = Field(ge=0)
-    amount: float = Field(ge=0)
-    days: int | None = Field(default=None, ge=1, description="drugs: days of supply")
-    performed_at: AwareDatetime | None = None
+    quantity: Quantity
+    unit_price: Money
+    amount: Money
+    days: int | None = Field(
+        default=None, strict=True, ge=1, le=MAX_DAYS_SUPPLY, description="drugs: days of supply"
+    )
+    performed_at: Time | None = None
     self_paid: bool = False
 
 
 class Event(_Model):
     event_id: str = Field(min_length=1)
     event_type: EventType
-    occurred_at: AwareDatetime
+    occurred_at: Time
     settlement_id: str = Field(min_length=1)
     visit: Visit | None = None
     institution: Institution | None = None
     patient: Patient | None = None
-    items: list[Item] | None = None
+    items: list[Item] | None = Field(default=None, max_length=MAX_ITEMS)
 
     @model_validator(mode="after")
     def _required_for_type(self) -> Event:

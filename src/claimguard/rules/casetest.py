@@ -152,7 +152,24 @@ def replay_case(case: CaseSpec, ruleset: RuleSet) -> ReplaySession:
 
 
 def run_case(ruleset: RuleSet, rule_id: str, case: CaseSpec) -> CaseResult:
+    """PASS or FAIL with the reason; a case that cannot even run is a FAIL, not a crash."""
+    try:
+        return _run_case(ruleset, rule_id, case)
+    except Exception as exc:
+        return CaseResult(rule_id, case.name, False, f"case cannot run: {_short(exc)}")
+
+
+def _short(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}"[:300]
+
+
+def _run_case(ruleset: RuleSet, rule_id: str, case: CaseSpec) -> CaseResult:
     session = replay_case(case, ruleset)
+    errors = session.engine.errors
+    if errors.counter:
+        first = next(iter(errors.examples.items()))
+        return CaseResult(rule_id, case.name, False, f"rule {first[0]} raised on {first[1]}")
     if session.dead_letters:
         return CaseResult(
             rule_id, case.name, False, f"test event refused: {session.dead_letters[0].reason}"

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from claimguard.model import DoctorRow, Event, Institution, InstitutionRow, Item, ItemRow, Patient
 from claimguard.model.events import Visit
+from claimguard.rules import types as T
 from claimguard.rules.expr import Compiled, Env
 from claimguard.rules.spec import RuleSpec
 from claimguard.rules.windows import SettledRec
@@ -22,12 +23,12 @@ VISIT_NAMES: dict[str, Any] = {
     "visit": Visit,
     "patient": Patient,
     "institution": Institution,
-    "items": None,
+    "items": T.LIST,
     "inst": InstitutionRow,
     "doctor": DoctorRow,
-    "deceased_on": None,
-    "event_date": None,
-    "age": None,
+    "deceased_on": T.DATE,
+    "event_date": T.DATE,
+    "age": T.NUM,
     "params": dict,
 }
 ITEM_NAMES: dict[str, Any] = {**VISIT_NAMES, "item": Item, "ref": ItemRow}

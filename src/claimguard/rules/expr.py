@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import ast
 import operator
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from claimguard.rules import types as T
 
 Env = dict[str, Any]
 Compiled = Callable[[Env], Any]
@@ -35,6 +38,19 @@ class Function:
     impl: Callable[..., Any]
     needs_env: bool = False  # receives the evaluation env first (e.g. to see the whole settlement)
     arity: tuple[int, int] = (0, 8)
+    # Static types (see `claimguard.rules.types`) each argument may have, by position; the
+    # last entry covers any further arguments. None: not checked.
+    args: tuple[frozenset[Any] | None, ...] = ()
+    returns: Any = None  # the static type of the result; "same" = that of the arguments
+
+
+# Bounds on what a pack may ask of the engine: the size of an expression, the depth of its
+# tree (a 200-term sum would nest the generated code past what Python compiles) and the work
+# an operator may do at run time (no string repetition or formatting: arithmetic is numeric).
+MAX_SOURCE = 2_000
+MAX_NODES = 400
+MAX_DEPTH = 40
+MAX_TEXT = 10_000  # characters a string concatenation may produce
 
 
 CONSTANTS = {"true": True, "false": False, "null": None, "none": None}
@@ -99,17 +115,38 @@ def _subscript(value: Any, key: Any) -> Any:
         return None
 
 
+_NUMBERS = (int, float)
+
+
 def _binop(op: Callable[[Any, Any], Any], a: Any, b: Any) -> Any:
     if a is None or b is None:
         return None
+    ta, tb = type(a), type(b)
+    if ta not in _NUMBERS or tb not in _NUMBERS:
+        return _other_binop(op, a, b)
     try:
         return op(a, b)
     except ZeroDivisionError:
         return None
 
 
+def _other_binop(op: Callable[[Any, Any], Any], a: Any, b: Any) -> Any:
+    """Arithmetic is numeric; the one exception, text + text, is bounded in size."""
+    if op is operator.add and isinstance(a, str) and isinstance(b, str):
+        if len(a) + len(b) > MAX_TEXT:
+            raise ValueError(f"text longer than {MAX_TEXT} characters")
+        return a + b
+    raise TypeError(
+        f"unsupported operand types for {op.__name__}: {type(a).__name__} and {type(b).__name__}"
+    )
+
+
 def _negate(value: Any) -> Any:
-    return None if value is None else -value
+    if value is None:
+        return None
+    if type(value) not in _NUMBERS:
+        raise TypeError(f"bad operand type for unary -: {type(value).__name__}")
+    return -value
 
 
 def _chain(first: Any, ops: tuple[Any, ...], rights: tuple[Callable[[], Any], ...]) -> bool:
@@ -184,12 +221,12 @@ class _Compiler:
         value = node.value
         if not isinstance(value, (str, int, float, bool, type(None))):
             raise self.fail(node, f"constant {value!r} is not allowed")
-        return self.bind(value), None
+        return self.bind(value), T.value_kind(value)
 
     def _Name(self, node: ast.Name) -> tuple[str, Any]:
         name = node.id
         if name in CONSTANTS:
-            return self.bind(CONSTANTS[name]), None
+            return self.bind(CONSTANTS[name]), T.value_kind(CONSTANTS[name])
         if name.startswith("_") or name not in self.names:
             known = ", ".join(sorted(self.names))
             raise self.fail(node, f"unknown name {name!r} (known here: {known})")
@@ -203,6 +240,8 @@ class _Compiler:
         value_type = _attribute_type(base_type, attr)
         if value_type is _UNKNOWN_ATTRIBUTE:
             raise self.fail(node, f"{_type_name(base_type)} has no field {attr!r}")
+        if isinstance(base_type, ParamsType):
+            base_type = dict  # a plain dict at run time
         if not isinstance(base_type, type) or (
             base_type is not dict and issubclass(base_type, Mapping)
         ):
@@ -219,67 +258,83 @@ class _Compiler:
         )
 
     def _Subscript(self, node: ast.Subscript) -> tuple[str, Any]:
-        base, _ = self.compile(node.value)
+        base, base_type = self.compile(node.value)
+        if T.known(base_type) and base_type not in (T.LIST, T.STR, dict):
+            raise self.fail(node, f"{T.name_of(base_type)} cannot be subscripted")
         if not isinstance(node.slice, ast.Constant) or not isinstance(node.slice.value, (int, str)):
             raise self.fail(node, "only constant subscripts are allowed, e.g. diagnoses[0]")
         return f"_sub({base}, {self.bind(node.slice.value)})", None
 
     def _BoolOp(self, node: ast.BoolOp) -> tuple[str, Any]:
         # Python's and/or already return the deciding operand, as the language specifies.
-        parts = [self.compile(v)[0] for v in node.values]
+        compiled = [self.compile(v) for v in node.values]
         joiner = " and " if isinstance(node.op, ast.And) else " or "
-        return f"({joiner.join(parts)})", None
+        kinds = {kind for _, kind in compiled}
+        return f"({joiner.join(p for p, _ in compiled)})", kinds.pop() if len(kinds) == 1 else None
 
     def _UnaryOp(self, node: ast.UnaryOp) -> tuple[str, Any]:
-        operand, _ = self.compile(node.operand)
+        operand, kind = self.compile(node.operand)
         if isinstance(node.op, ast.Not):
-            return f"(not {operand})", None
+            return f"(not {operand})", T.BOOL
+        if T.known(kind) and kind != T.NUM:
+            raise self.fail(node, f"a sign needs a number, not {T.name_of(kind)}")
         if isinstance(node.op, ast.USub):
-            return f"_neg({operand})", None
+            return f"_neg({operand})", kind
         if isinstance(node.op, ast.UAdd):
-            return operand, None
+            return operand, kind
         raise self.fail(node, "only 'not', '-' and '+' are allowed as unary operators")
 
     def _BinOp(self, node: ast.BinOp) -> tuple[str, Any]:
         op = _BINOPS.get(type(node.op))
         if op is None:
             raise self.fail(node, f"operator {type(node.op).__name__} is not allowed")
-        left, _ = self.compile(node.left)
-        right, _ = self.compile(node.right)
-        return f"_bin({self.bind(op)}, {left}, {right})", None
+        left, left_kind = self.compile(node.left)
+        right, right_kind = self.compile(node.right)
+        kind, problem = T.binop_result(_OP_SYMBOLS[type(node.op)], left_kind, right_kind)
+        if problem:
+            raise self.fail(node, problem)
+        return f"_bin({self.bind(op)}, {left}, {right})", kind
 
     def _Compare(self, node: ast.Compare) -> tuple[str, Any]:
         for op, comparator in zip(node.ops, node.comparators, strict=True):
             if isinstance(op, (ast.Is, ast.IsNot)) and not _is_null(comparator):
                 raise self.fail(node, "'is' compares only with null; use '=='")
-        first, _ = self.compile(node.left)
-        rest = [self.compile(c)[0] for c in node.comparators]
+        first, first_kind = self.compile(node.left)
+        compiled = [self.compile(c) for c in node.comparators]
+        rest = [source for source, _ in compiled]
+        left_kind = first_kind
+        for op, (_, right_kind) in zip(node.ops, compiled, strict=True):
+            problem = T.compare_problem(_CMP_SYMBOLS[type(op)], left_kind, right_kind)
+            if problem:
+                raise self.fail(node, problem)
+            left_kind = right_kind
         if len(rest) == 1:
             op_type, right = type(node.ops[0]), rest[0]
             if op_type in (ast.Eq, ast.NotEq) and _is_null(node.comparators[0]):
                 # `x == null` asks whether x is null: an identity test, with no call into a
                 # model's __eq__ (every value an env holds compares equal to None only if None)
-                return f"({first} {'is' if op_type is ast.Eq else 'is not'} None)", None
+                return f"({first} {'is' if op_type is ast.Eq else 'is not'} None)", T.BOOL
             if op_type in _INLINE_CMP:
-                return f"({first} {_INLINE_CMP[op_type]} {right})", None
+                return f"({first} {_INLINE_CMP[op_type]} {right})", T.BOOL
             if op_type is ast.In:
-                return f"_in({first}, {right})", None
+                return f"_in({first}, {right})", T.BOOL
             if op_type is ast.NotIn:
-                return f"(not _in({first}, {right}))", None
-            return f"{self.bind(_CMPOPS[op_type])}({first}, {right})", None
+                return f"(not _in({first}, {right}))", T.BOOL
+            return f"{self.bind(_CMPOPS[op_type])}({first}, {right})", T.BOOL
         ops = self.bind(tuple(_CMPOPS[type(op)] for op in node.ops))
         thunks = ", ".join(f"lambda: {r}" for r in rest)
-        return f"_chain({first}, {ops}, ({thunks},))", None
+        return f"_chain({first}, {ops}, ({thunks},))", T.BOOL
 
     def _IfExp(self, node: ast.IfExp) -> tuple[str, Any]:
         test, _ = self.compile(node.test)
-        body, _ = self.compile(node.body)
-        orelse, _ = self.compile(node.orelse)
-        return f"({body} if {test} else {orelse})", None
+        body, body_kind = self.compile(node.body)
+        orelse, else_kind = self.compile(node.orelse)
+        kind = body_kind if body_kind == else_kind else None
+        return f"({body} if {test} else {orelse})", kind
 
     def _List(self, node: ast.List | ast.Tuple) -> tuple[str, Any]:
         elements = [self.compile(e)[0] for e in node.elts]
-        return f"[{', '.join(elements)}]", None
+        return f"[{', '.join(elements)}]", T.LIST
 
     _Tuple = _List
 
@@ -294,14 +349,31 @@ class _Compiler:
         low, high = fn.arity
         if not low <= len(node.args) <= high:
             raise self.fail(node, f"{name}() takes {low}..{high} arguments, got {len(node.args)}")
-        args = [self.compile(a)[0] for a in node.args]
+        compiled = [self.compile(a) for a in node.args]
+        kinds = [kind for _, kind in compiled]
+        for position, kind in enumerate(kinds, start=1):
+            allowed = fn.args[min(position, len(fn.args)) - 1] if fn.args else None
+            problem = T.argument_problem(name, position, allowed, kind)
+            if problem:
+                raise self.fail(node, problem)
+        returns = fn.returns
+        if returns == T.SAME:
+            known = {k for k in kinds if T.known(k)}
+            if len(known) > 1:
+                names = ", ".join(sorted(T.name_of(k) for k in known))
+                raise self.fail(node, f"{name}() arguments mix {names}")
+            returns = known.pop() if known else None
+        args = [source for source, _ in compiled]
         if fn.needs_env:
             args.insert(0, "env")
-        return f"{self.bind(fn.impl)}({', '.join(args)})", None
+        return f"{self.bind(fn.impl)}({', '.join(args)})", returns
 
     def build(self, tree: ast.AST) -> Compiled:
         source, _ = self.compile(tree)
-        code = compile(f"lambda env: {source}", "<rule expression>", "eval")
+        try:
+            code = compile(f"lambda env: {source}", "<rule expression>", "eval")
+        except (SyntaxError, RecursionError, MemoryError) as exc:
+            raise ExprError(f"expression too complex to compile: {exc}") from None
         scope = {"__builtins__": {}, **_HELPERS, **self.bindings}
         # Safe: the source was emitted above from whitelisted nodes only (see the class doc).
         closure: Compiled = eval(code, scope)
@@ -316,6 +388,35 @@ def _is_null(node: ast.AST) -> bool:
 
 _UNKNOWN_ATTRIBUTE = object()
 
+_OP_SYMBOLS: dict[type, str] = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
+}
+_CMP_SYMBOLS: dict[type, str] = {
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+    ast.In: "in",
+    ast.NotIn: "not in",
+    ast.Is: "is",
+    ast.IsNot: "is not",
+}
+
+
+class ParamsType:
+    """The static type of a rule's `params`: a mapping whose keys and value types are known."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self.fields = {key: T.value_kind(value) for key, value in values.items()}
+        self.__name__ = "params"
+
 
 def _type_name(t: Any) -> str:
     return getattr(t, "__name__", str(t))
@@ -325,27 +426,33 @@ def _attribute_type(base_type: Any, attr: str) -> Any:
     """Static check of `base.attr`: the field's type, None when unknown, or _UNKNOWN_ATTRIBUTE."""
     if base_type is None or base_type is dict:
         return None
+    if isinstance(base_type, ParamsType):
+        return base_type.fields.get(attr, _UNKNOWN_ATTRIBUTE)
+    if base_type in T.KINDS:
+        if base_type in (T.DATE, T.DATETIME):
+            return None  # e.g. event_date.year
+        return _UNKNOWN_ATTRIBUTE
     fields = getattr(base_type, "model_fields", None)
     if fields is not None:
         if attr in fields:
-            return _model_of(fields[attr].annotation)
-        if isinstance(getattr(base_type, attr, None), property):
-            return None
+            return T.kind_of(fields[attr].annotation)
+        prop = getattr(base_type, attr, None)
+        if isinstance(prop, property):
+            return T.kind_of(_hints(prop.fget).get("return")) if prop.fget else None
         return _UNKNOWN_ATTRIBUTE
     named = getattr(base_type, "_fields", None)
     if named is not None:
-        return None if attr in named else _UNKNOWN_ATTRIBUTE
+        if attr not in named:
+            return _UNKNOWN_ATTRIBUTE
+        return T.kind_of(_hints(base_type).get(attr))
     return None
 
 
-def _model_of(annotation: Any) -> Any:
-    """The pydantic model inside an annotation like `Visit | None`, if any."""
-    if hasattr(annotation, "model_fields"):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        if hasattr(arg, "model_fields"):
-            return arg
-    return None
+def _hints(obj: Any) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(obj)
+    except Exception:  # an annotation that does not resolve: unchecked, not fatal
+        return {}
 
 
 def compile_expr(
@@ -354,11 +461,33 @@ def compile_expr(
     """Compile `source` once; the closure takes the evaluation env (a dict of the names)."""
     if not isinstance(source, str) or not source.strip():
         raise ExprError("an expression must be a non-empty string")
+    if len(source) > MAX_SOURCE:
+        raise ExprError(f"expression of {len(source)} characters; at most {MAX_SOURCE}")
     try:
         tree = ast.parse(source.strip(), mode="eval")
     except SyntaxError as exc:
         raise ExprError(f"syntax error: {exc.msg}", exc.offset or 0) from None
+    except (RecursionError, MemoryError):
+        raise ExprError("expression nested too deeply") from None
+    _check_size(tree)
     return _Compiler(names, functions).build(tree)
+
+
+def _check_size(tree: ast.AST) -> None:
+    nodes = 0
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise ExprError(f"expression of more than {MAX_NODES} parts; split the rule")
+        if depth > MAX_DEPTH:
+            raise ExprError(
+                f"expression nested more than {MAX_DEPTH} deep (e.g. a long chain of + or and); "
+                "split the rule",
+                getattr(node, "col_offset", 0) + 1,
+            )
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
 def compile_template(

@@ -6,6 +6,8 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
+from claimguard.model import InstitutionRow, Item
+from claimguard.rules import types as T
 from claimguard.rules.expr import Env, Function
 
 
@@ -73,11 +75,27 @@ def billed(env: Env, codes: Iterable[str] | None) -> bool:
 
 
 def billed_ids(env: Env, codes: Iterable[str] | None) -> list[str]:
+    """Item ids billing any of `codes`, in item order, the current item excepted. Through an
+    index of the settlement's codes built once per event: a rule calling this on each of
+    thousands of items must stay linear, not quadratic."""
     if not codes:
         return []
-    wanted = set(codes)
+    memo = env["_memo"]
+    index = memo.get("by_code")
+    if index is None:
+        index = memo["by_code"] = {}
+        for position, i in enumerate(env["items"]):
+            index.setdefault(i.code, []).append((position, i))
     current = env.get("item")
-    return [i.item_id for i in env["items"] if i.code in wanted and i is not current]
+    found = [
+        (position, i.item_id)
+        for code in set(codes)
+        for position, i in index.get(code, ())
+        if i is not current
+    ]
+    if len(found) > 1:
+        found.sort()
+    return [item_id for _, item_id in found]
 
 
 def stay_days(env: Env) -> int | None:
@@ -102,20 +120,37 @@ def treated_days(env: Env) -> int:
     return len(days)
 
 
+_NUM = frozenset({T.NUM})
+_DAY = frozenset({T.DATE, T.DATETIME})
+_LIST = frozenset({T.LIST})
+_ORDERED = frozenset(T.ORDERED)
+
 FUNCTIONS: dict[str, Function] = {
-    "len": Function(lambda v: 0 if v is None else len(v), arity=(1, 1)),
-    "min": Function(min, arity=(1, 8)),
-    "max": Function(max, arity=(1, 8)),
-    "abs": Function(abs, arity=(1, 1)),
-    "startswith_any": Function(startswith_any, arity=(2, 2)),
-    "age_on": Function(age_on, arity=(2, 2)),
-    "days_between": Function(days_between, arity=(2, 2)),
-    "date_of": Function(date_of, arity=(1, 1)),
-    "over": Function(over, arity=(2, 3)),
-    "agreement_lapsed": Function(agreement_lapsed, arity=(2, 2)),
-    "same_charge_count": Function(same_charge_count, needs_env=True, arity=(1, 1)),
-    "billed": Function(billed, needs_env=True, arity=(1, 1)),
-    "billed_ids": Function(billed_ids, needs_env=True, arity=(1, 1)),
-    "stay_days": Function(stay_days, needs_env=True, arity=(0, 0)),
-    "treated_days": Function(treated_days, needs_env=True, arity=(0, 0)),
+    "len": Function(
+        lambda v: 0 if v is None else len(v),
+        arity=(1, 1),
+        args=(frozenset({T.LIST, T.STR}),),
+        returns=T.NUM,
+    ),
+    "min": Function(min, arity=(1, 8), args=(_ORDERED,), returns=T.SAME),
+    "max": Function(max, arity=(1, 8), args=(_ORDERED,), returns=T.SAME),
+    "abs": Function(abs, arity=(1, 1), args=(_NUM,), returns=T.NUM),
+    "startswith_any": Function(startswith_any, arity=(2, 2), args=(_LIST,), returns=T.BOOL),
+    "age_on": Function(age_on, arity=(2, 2), args=(_DAY,), returns=T.NUM),
+    "days_between": Function(days_between, arity=(2, 2), args=(_DAY,), returns=T.NUM),
+    "date_of": Function(date_of, arity=(1, 1), args=(_DAY,), returns=T.DATE),
+    "over": Function(over, arity=(2, 3), args=(_NUM,), returns=T.BOOL),
+    "agreement_lapsed": Function(
+        agreement_lapsed,
+        arity=(2, 2),
+        args=(frozenset({InstitutionRow}), _DAY),
+        returns=T.BOOL,
+    ),
+    "same_charge_count": Function(
+        same_charge_count, needs_env=True, arity=(1, 1), args=(frozenset({Item}),), returns=T.NUM
+    ),
+    "billed": Function(billed, needs_env=True, arity=(1, 1), args=(_LIST,), returns=T.BOOL),
+    "billed_ids": Function(billed_ids, needs_env=True, arity=(1, 1), args=(_LIST,), returns=T.LIST),
+    "stay_days": Function(stay_days, needs_env=True, arity=(0, 0), returns=T.NUM),
+    "treated_days": Function(treated_days, needs_env=True, arity=(0, 0), returns=T.NUM),
 }

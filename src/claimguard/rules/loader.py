@@ -18,12 +18,12 @@ from claimguard.rules.compiled import (
     WINDOW_NAMES,
     CompiledRule,
 )
-from claimguard.rules.expr import ExprError, compile_expr, compile_template
+from claimguard.rules.expr import ExprError, ParamsType, compile_expr, compile_template
 from claimguard.rules.functions import FUNCTIONS
 from claimguard.rules.spec import PackSpec, RuleSpec
 from claimguard.rules.taxonomy import TAXONOMY, allowed_actions
 from claimguard.rules.windows import PRE_SETTLEMENT_KINDS, WINDOW_KINDS, retention_days
-from claimguard.rules.yamlfile import LineDict, line_of, load_yaml
+from claimguard.rules.yamlfile import LineDict, NotUtf8, line_of, load_yaml
 
 LAYERS = ("norms", "policy", "authenticity")
 
@@ -95,6 +95,14 @@ def _compile_rule(spec: RuleSpec, raw: LineDict, path: Path) -> CompiledRule:
                 f"{raw.key_lines.get(field_name, raw.line)}: {field_name}: {exc}"
             ) from None
 
+    eff = spec.effective
+    if eff is not None and eff.from_ and eff.until and eff.from_ > eff.until:
+        raise ValueError(
+            f"{raw.key_lines.get('effective', raw.line)}: effective: from {eff.from_} is after "
+            f"until {eff.until}"
+        )
+    if spec.overrides == spec.id:
+        raise ValueError(f"{raw.key_lines.get('overrides', raw.line)}: overrides: itself")
     taxon = TAXONOMY[spec.violation]
     if spec.layer != taxon.layer:
         raise ValueError(f"{raw.line}: {spec.violation} belongs to layer {taxon.layer}")
@@ -109,6 +117,8 @@ def _compile_rule(spec: RuleSpec, raw: LineDict, path: Path) -> CompiledRule:
                 f"{line}: stages: {spec.violation} at {stage} is {expected}, not {action}"
             )
     names = {"item": ITEM_NAMES, "visit": VISIT_NAMES, "window": WINDOW_NAMES}[spec.scope]
+    params = ParamsType(spec.params)  # so `params.x` is checked against the pack's values
+    names = {**names, "params": params}
     window = None
     if spec.scope == "window":
         if spec.check not in WINDOW_KINDS:
@@ -142,15 +152,18 @@ def _compile_rule(spec: RuleSpec, raw: LineDict, path: Path) -> CompiledRule:
         try:
             templates[lang] = compile_template(getattr(spec.message, lang), names, FUNCTIONS)
         except ExprError as exc:
+            message = raw.get("message")
             line = raw.key_lines.get("message", raw.line)
+            if isinstance(message, LineDict):
+                line = message.key_lines.get(lang, line)
             raise ValueError(f"{line}: message.{lang}: {exc}") from None
     return CompiledRule(
         spec=spec,
         path=path,
         line=raw.line,
         when=expr("when", names),
-        applies=expr("applies_if", APPLIES_NAMES),
-        involves=expr("involves", ITEM_NAMES),
+        applies=expr("applies_if", {**APPLIES_NAMES, "params": params}),
+        involves=expr("involves", {**ITEM_NAMES, "params": params}),
         message_zh=templates["zh"],
         message_en=templates["en"],
         window=window,
@@ -162,6 +175,9 @@ def _load_file(path: Path, problems: list[str]) -> list[CompiledRule]:
         raw = load_yaml(path)
     except OSError as exc:
         problems.append(f"{path}: cannot read: {exc.strerror}")
+        return []
+    except NotUtf8 as exc:
+        problems.append(f"{path}:{exc.line}: not UTF-8: {exc}")
         return []
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -241,4 +257,15 @@ def _check_ids(rules: Iterable[CompiledRule], problems: list[str]) -> None:
         if target is not None and target not in first:
             problems.append(
                 f"{rule.path}:{rule.line}: rule {rule.id}: overrides unknown rule {target!r}"
+            )
+    for rule in first.values():
+        chain = [rule.id]
+        target = rule.spec.overrides
+        while target in first and target not in chain and target != rule.id:
+            chain.append(target)
+            target = first[target].spec.overrides
+        if target == rule.id and len(chain) > 1:  # overriding itself was reported above
+            problems.append(
+                f"{rule.path}:{rule.line}: rule {rule.id}: overrides form a cycle "
+                f"({' → '.join([*chain, rule.id])}): each would switch the other off"
             )

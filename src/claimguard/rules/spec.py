@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -63,8 +63,9 @@ class RuleSpec(_Spec):
         default=None, description="item scope: item ids involved besides the hit item"
     )
     check: str | None = Field(default=None, description="window scope: the kind of check")
-    regions: list[str] = Field(
-        default_factory=list, description="区划 prefixes (就医地) the rule is limited to"
+    regions: list[Annotated[str, Field(pattern=r"^\d{2,6}$")]] = Field(
+        default_factory=list,
+        description="区划 prefixes (就医地) the rule is limited to: 2-6 digits",
     )
     overrides: str | None = Field(default=None, description="id of a rule this one replaces")
     effective: Effective | None = None

@@ -15,8 +15,26 @@ class LineDict(dict):
     key_lines: dict[str, int]
 
 
+class NotUtf8(ValueError):
+    """A pack file that is not UTF-8; `line` is where the first bad byte is (1-based)."""
+
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.line = line
+
+
 class _Loader(yaml.SafeLoader):
     pass
+
+
+def _timestamp(loader: _Loader, node: yaml.ScalarNode) -> object:
+    """A date such as 2026-02-30 matches YAML's timestamp pattern but is no date: say where."""
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError as exc:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"invalid date {node.value!r}: {exc}", node.start_mark
+        ) from None
 
 
 def _mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
@@ -36,11 +54,17 @@ def _mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
 
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 
 
 def load_yaml(path: Path) -> Any:
-    with path.open(encoding="utf-8") as handle:
-        return yaml.load(handle, Loader=_Loader)  # a SafeLoader subclass: data only
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise NotUtf8(f"byte {data[exc.start]:#04x} at offset {exc.start}", line) from None
+    return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: data only
 
 
 def line_of(root: Any, loc: tuple[Any, ...]) -> int:

@@ -14,11 +14,16 @@ idempotent, so flushing the same buffer again is safe. Not thread-safe.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple, Protocol
 
 from claimguard.model.findings import Finding
+from claimguard.store.errors import StoreError, StoreUnavailable
+from claimguard.store.isolation import finding_json, write_isolating
+
+log = logging.getLogger("claimguard.store")
 
 
 class FindingSink(Protocol):
@@ -31,6 +36,7 @@ class Flushed(NamedTuple):
     inserted: int  # of those, rows the store did not have yet
     reversals: int  # settlements whose reversal was applied
     marked: int  # findings newly marked reversed
+    rejected: int = 0  # findings the store refused, kept in the dead-letter table
 
 
 class BatchWriter:
@@ -95,3 +101,36 @@ class BatchWriter:
             self._reversals = []
         self._oldest = None
         return Flushed(findings, inserted, reversals, marked)
+
+    def flush_isolating(self) -> Flushed:
+        """flush(), but a permanent store error costs only the rows it concerns: they go to
+        the dead-letter table (`store.dead_letter`) and the rest is written. Raises only
+        StoreUnavailable (retry later), with everything not yet stored still buffered."""
+        findings, inserted, rejected = len(self._findings), 0, 0
+        if self._findings:
+            inserted, refused = write_isolating(self.store, self._findings)
+            if refused:
+                rejected = len(refused)
+                for r in refused:
+                    log.error("finding %s refused by the store: %s", r.finding.finding_id, r.reason)
+                try:
+                    self.store.dead_letter(refused)
+                except StoreUnavailable:
+                    raise
+                except StoreError as exc:  # nowhere left to keep them: the log has them
+                    for r in refused:
+                        log.error(
+                            "dead-letter table refused too (%s): %s", exc, finding_json(r.finding)
+                        )
+            self._findings = []
+        reversals, marked = len(self._reversals), 0
+        if self._reversals:
+            try:
+                marked = self.store.mark_reversed(self._reversals)
+            except StoreUnavailable:
+                raise
+            except StoreError as exc:  # permanent: retrying would wedge the stream
+                log.error("reversals of %s not marked: %s", self._reversals, exc)
+            self._reversals = []
+        self._oldest = None
+        return Flushed(findings, inserted, reversals, marked, rejected)

@@ -22,6 +22,23 @@ _TRANSIENT_CODES = frozenset(
 )
 
 
+# A disk that is full, read-only or not writable is an outage of the store, not a fault of
+# the rows being written: the same insert succeeds once the disk is back (measured on chdb:
+# an unwritable data directory answers code 1001 "filesystem error ... Operation not
+# permitted").
+_IO_CODES = frozenset({74, 75, 76, 243, 460, 1001})  # read/write/open file, space, fsync, std
+_IO_MARKERS = (
+    "filesystem error",
+    "Permission denied",
+    "Operation not permitted",
+    "Read-only file system",
+    "No space left",
+    "Not enough space",
+    "Cannot open file",
+    "Cannot write to file",
+)
+
+
 class StoreError(Exception):
     """The store refused or failed an operation; retrying the same call will not help."""
 
@@ -51,4 +68,6 @@ def translate(exc: BaseException, target: str) -> StoreError:
     code = getattr(exc, "code", None)
     if isinstance(exc, DatabaseError) and code in _TRANSIENT_CODES:
         return StoreUnavailable(f"{target}: store temporarily failing (code {code}): {text}")
+    if (code in _IO_CODES or code is None) and any(marker in text for marker in _IO_MARKERS):
+        return StoreUnavailable(f"{target}: store cannot write its files: {text}")
     return StoreError(f"{target}: {text}")

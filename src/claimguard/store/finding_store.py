@@ -20,6 +20,7 @@ from claimguard.model.findings import Finding
 from claimguard.routing.regions import RegionTree
 from claimguard.store import migrations, queries
 from claimguard.store.errors import StoreError, translate
+from claimguard.store.isolation import DEAD_LETTER_COLUMNS, DEAD_LETTERS, Rejected, dead_letter_rows
 from claimguard.store.regions import (
     CHAIN_COLUMNS,
     SOURCE_DERIVED,
@@ -237,6 +238,23 @@ class FindingStore:
         if rows:
             self.client.insert(FINDINGS, rows, column_names=COLUMNS)
         return len(rows)
+
+    def dead_letter(self, rejected: Sequence[Rejected]) -> int:
+        """Keep findings the findings table refused, with the reason (040_*.sql)."""
+        if not rejected:
+            return 0
+        rows = dead_letter_rows(rejected, _now())
+        self._call(lambda: self.client.insert(DEAD_LETTERS, rows, column_names=DEAD_LETTER_COLUMNS))
+        return len(rows)
+
+    def dead_letters(self) -> list[tuple[str, str, str]]:
+        """(finding_id, reason, finding JSON) of every dead-lettered finding."""
+        result = self._call(
+            lambda: self.client.query(
+                f"SELECT finding_id, reason, finding FROM {DEAD_LETTERS} FINAL ORDER BY finding_id"
+            )
+        )
+        return [(str(a), str(b), str(c)) for a, b, c in result.result_rows]
 
     # -- reads -----------------------------------------------------------------------
 

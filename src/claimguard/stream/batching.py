@@ -14,7 +14,7 @@ commit timer that flushes the producer before committing, and the rebalance prot
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, cast
@@ -26,6 +26,8 @@ from faust.types import Message
 from mode import Service
 
 from claimguard.stream.offsets import end_offsets
+
+log = logging.getLogger("claimguard.stream")
 
 # (messages of one fetch, the consumer's `seeks` when they were fetched)
 BatchHandler = Callable[[list[Message], int], Awaitable[None]]
@@ -102,8 +104,10 @@ class BatchingConsumer(faust_aiokafka.Consumer):
             return
         if not self.flow_active:
             # Fetched just as a rebalance began: Faust seeks back to the committed offsets.
-            with contextlib.suppress(Exception):
+            try:
                 await self.perform_seek()
+            except Exception as exc:  # the rebalance seeks again; say why this one failed
+                log.warning("seek back to the committed offsets failed: %r", exc)
             return
         handlers = app.batch_handlers
         read_offsets = self._read_offset

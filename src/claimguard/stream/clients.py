@@ -5,6 +5,7 @@ the benchmark (not by the worker itself)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -14,6 +15,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from claimguard.stream.offsets import end_offsets
+
+log = logging.getLogger("claimguard.stream")
 
 
 def patient_key(line: bytes) -> bytes | None:
@@ -162,10 +165,15 @@ async def wait_for_lag_zero(
     """Poll until `group` has committed everything in `topic`; returns the time.time() at
     which it had. Raises TimeoutError after `timeout` seconds."""
     deadline = time.monotonic() + timeout
+    failing = False
     while True:
         try:
             lag = await group_lag(bootstrap, group, topic)
-        except Exception:  # the broker may be paused or restarting in fault tests
+            failing = False
+        except Exception as exc:  # the broker may be paused or restarting in fault tests
+            if not failing:  # once per streak of failures, not every poll
+                log.warning("polling the lag of %s failed, will poll again: %r", group, exc)
+            failing = True
             lag = -1
         if on_lag is not None and lag >= 0:
             on_lag(lag)

@@ -10,6 +10,7 @@ everything, and prints what the suspicion store now holds.
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import time
 from collections.abc import Callable
@@ -25,6 +26,8 @@ from claimguard.stream.broker import BrokerError, LocalBroker
 from claimguard.stream.clients import event_lines, group_lag, publish
 from claimguard.stream.process import FAST_GROUP_ENV, WorkerProcess
 from claimguard.stream.topics import TopicNames, ensure_topics
+
+log = logging.getLogger("claimguard.stream")
 
 GROUP = "claimguard-demo"
 DRAIN_TIMEOUT = 900.0
@@ -134,7 +137,8 @@ async def _publish_and_drain(
                 raise TimeoutError("the worker stopped before processing every event")
             try:
                 lag = await group_lag(bootstrap, GROUP, topics.events)
-            except Exception:
+            except Exception as exc:  # the broker is busy or restarting: poll again
+                log.debug("lag poll failed: %r", exc)
                 continue
             on_done(max(0, total - lag))
             if lag == 0 and sent_all.is_set():

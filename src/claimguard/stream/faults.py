@@ -38,6 +38,10 @@ class OutageSwitch:
         self._check()
         return int(self.sink.mark_reversed(settlement_ids))
 
+    def dead_letter(self, rejected: Sequence[Any]) -> int:
+        self._check()
+        return int(self.sink.dead_letter(rejected))
+
 
 def with_outage_switch(sink: Any) -> Any:
     flag = os.environ.get(SWITCH_ENV)

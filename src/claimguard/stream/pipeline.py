@@ -10,7 +10,8 @@ Ordering is what makes it lossless (at-least-once with idempotent effects):
    right then, so the snapshot matches exactly the events of the epoch. One sealed epoch
    at a time is flushed in the background while the next one fills: it awaits the broker's
    acknowledgement of its decisions and dead letters, writes its findings and reversals to
-   the store (retrying with backoff for as long as the store fails), publishes its
+   the store (retrying with backoff while the store is unavailable; rows it refuses for
+   good are isolated and kept in its dead-letter table, see store/isolation.py), publishes its
    histories to the Faust table's changelog and awaits those acknowledgements too, and only
    then acks its messages; Faust commits acked offsets. So a committed offset always
    follows stored findings, published decisions and a persisted history.
@@ -26,7 +27,6 @@ Decisions of such events can be published twice: consumers dedupe by event_id.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -35,9 +35,9 @@ from typing import Any
 
 from faust.types import Message
 
-from claimguard.decode import DecodeError, decode
+from claimguard.decode import DecodeError, decode_with_digest
 from claimguard.engine import Engine, PatientHistory
-from claimguard.store import Backoff, BatchWriter, StoreError, retrying_async
+from claimguard.store import Backoff, BatchWriter, StoreUnavailable, retrying_async
 from claimguard.stream.histories import HistoryCache, Snapshot
 from claimguard.stream.messages import Record, dead_letter_record, decision_record
 from claimguard.stream.stats import PipelineStats
@@ -143,21 +143,28 @@ class Pipeline:
             unacked.add(message)
             epoch.messages.append(message)
             try:
-                event = decode(message.value)
+                event, digest = decode_with_digest(message.value)
             except DecodeError as exc:
                 sends.append(self._dead_letter(message, exc.reason))
                 continue
             person = engine.person_of(event) or _text(message.key)
             history = histories.get(person) if person else PatientHistory()
             try:
-                outcome = engine.process(event, history)
+                outcome = engine.process(event, history, digest)
             except Exception as exc:  # a poison event must not stop the partition
-                log.exception("engine failed on %s", _where(message))
-                sends.append(self._dead_letter(message, f"engine failed: {exc!r}"))
+                # Not "unreadable": a valid event the engine failed on; re-drive after a fix.
+                log.exception("engine failed on a valid event at %s", _where(message))
+                stats.engine_errors += 1
+                reason = f"engine error on a valid event (re-drive after a fix): {exc!r}"
+                sends.append(self._dead_letter(message, reason))
                 outcome = None
             if person:
                 histories.touched(person, message.partition)
             if outcome is None:
+                continue
+            if outcome.refused:
+                stats.refused += 1
+                sends.append(self._dead_letter(message, outcome.refused))
                 continue
             if outcome.duplicate:
                 stats.duplicates += 1
@@ -212,12 +219,19 @@ class Pipeline:
     async def rotate(self) -> None:
         """Seal the open epoch and start flushing it, once the previous flush is done."""
         async with self._rotating:
-            if self._inflight is not None:
+            inflight = self._inflight
+            if inflight is not None:
                 started = time.perf_counter()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.shield(self._inflight)
+                try:
+                    await asyncio.shield(inflight)
+                except asyncio.CancelledError:
+                    if not inflight.done():
+                        # We were cancelled (shutdown), not the flush: it goes on and stays
+                        # tracked, so no second flush can start beside it.
+                        raise
                 self.stats.backpressure_seconds += time.perf_counter() - started
-                self._inflight = None
+                if self._inflight is inflight:
+                    self._inflight = None
             if not self._open.messages:
                 return
             sealed, self._open = self._open, self._new_epoch()
@@ -229,13 +243,15 @@ class Pipeline:
         started = time.perf_counter()
         await epoch.handed_over.wait()
         await self._await_all(epoch.sends)
+        # Only an unavailable store is waited out; rows it refuses for good are dead-lettered.
         result = await retrying_async(
-            epoch.writer.flush,
+            epoch.writer.flush_isolating,
             what="store write",
             backoff=Backoff(0.1, 5.0),
-            retry_on=(StoreError,),
+            retry_on=(StoreUnavailable,),
         )
         self.stats.stored += result.inserted
+        self.stats.store_rejected += result.rejected
         changelog: list[tuple[Record, Awaitable[Any] | None]] = []
         for index, record in enumerate(self.histories.changelog_records(epoch.snapshot)):
             if index and not index % CHUNK:
@@ -310,6 +326,7 @@ class Pipeline:
 
     def refreshed_stats(self, fetch_seconds: float = 0.0) -> PipelineStats:
         self.stats.histories_loaded = self.histories.loaded
+        self.stats.conflicting_redeliveries = self.engine.conflicting_redeliveries
         self.stats.fetch_seconds = fetch_seconds
         return self.stats
 

@@ -11,6 +11,7 @@ writes it (the tables use the in-memory store, which keeps no per-offset bookkee
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -37,7 +38,11 @@ class Publisher:
                     acks="all",
                     linger_ms=self.linger_ms,
                     max_batch_size=1 << 20,
-                    request_timeout_ms=30_000,
+                    # how long a send may wait for the broker before it fails and the
+                    # flush resends it (fault tests make it short)
+                    request_timeout_ms=int(
+                        os.environ.get("CLAIMGUARD_PRODUCER_REQUEST_TIMEOUT_MS", "30000")
+                    ),
                 )
                 await producer.start()
                 self._producer = producer

@@ -18,6 +18,10 @@ class PipelineStats:
     batches: int = 0
     flushes: int = 0
     abandoned: int = 0
+    engine_errors: int = 0  # valid events the engine failed on (dead-lettered as such)
+    refused: int = 0  # events refused with a reason: too far ahead, redelivered changed
+    conflicting_redeliveries: int = 0  # of those: an event_id seen before with other content
+    store_rejected: int = 0  # findings the store refused, kept in its dead-letter table
     histories_loaded: int = 0  # patient histories read back from the table
     fetch_seconds: float = 0.0  # drain loop: waiting for fetched records, wrapping them
     handle_seconds: float = 0.0  # decoding, evaluating, publishing

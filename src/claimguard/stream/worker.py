@@ -8,7 +8,6 @@ run it under Faust's Worker, which owns signals and a clean shutdown.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 import os
@@ -16,19 +15,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import faust
 import orjson
 
 from claimguard.engine import Engine
 from claimguard.knowledge import KnowledgeError
 from claimguard.rules import PackError
-from claimguard.store import Backoff, FindingStore, StoreError, retrying
+from claimguard.store import FindingStore, StoreError
+from claimguard.store.opening import DEFAULT_WAIT_SECONDS, StoreNeverOpens, open_within
 from claimguard.stream.batching import BatchingApp
 from claimguard.stream.faults import with_outage_switch
 from claimguard.stream.histories import HistoryCache
 from claimguard.stream.pipeline import Pipeline
 from claimguard.stream.publisher import Publisher
 from claimguard.stream.settings import WorkerSettings
+from claimguard.stream.shutdown import BoundedWorker, shutdown_timeout
 from claimguard.stream.stats import PipelineStats
 from claimguard.stream.topics import ensure_topics, partition_count
 
@@ -40,8 +40,13 @@ STATS_ENV = "CLAIMGUARD_STATS_FILE"
 log = logging.getLogger("claimguard.stream")
 
 
-def open_store(target: str, region_parents: dict[str, str] | None = None) -> FindingStore:
-    """Connect and apply the DDL, waiting (with backoff) while the store is unavailable."""
+def open_store(
+    target: str,
+    region_parents: dict[str, str] | None = None,
+    wait_seconds: float = DEFAULT_WAIT_SECONDS,
+) -> FindingStore:
+    """Connect and apply the DDL: refuse at once a target that can never open, wait (with
+    backoff, at most `wait_seconds`) while the store is unavailable."""
 
     def connect() -> FindingStore:
         store = FindingStore.connect(target)
@@ -54,7 +59,7 @@ def open_store(target: str, region_parents: dict[str, str] | None = None) -> Fin
             raise
         return store
 
-    return retrying(connect, what=f"opening store {target}", backoff=Backoff(0.2, 5.0))
+    return open_within(target, connect, wait_seconds)
 
 
 async def prepare_topics(settings: WorkerSettings) -> int:
@@ -143,8 +148,10 @@ def build_app(
         # last commit can be skipped when a periodic commit is in flight, so commit once
         # more: otherwise a graceful restart would re-evaluate the last epoch (harmless,
         # duplicates to the engine, but its decisions would be published again).
-        with contextlib.suppress(Exception):
+        try:
             await app.consumer.commit()
+        except Exception as exc:  # the next owner re-processes the last epoch: harmless
+            log.warning("final commit failed: %r", exc)
         await publisher.stop()
 
     @app.on_partitions_revoked.connect
@@ -175,6 +182,7 @@ def run_worker(
     knowledge: Path,
     rules: Path | None = None,
     group: str = "claimguard",
+    store_wait: float = DEFAULT_WAIT_SECONDS,
 ) -> int:
     settings = WorkerSettings(
         broker=broker, store=store, knowledge=Path(knowledge), rules=rules, group=group
@@ -188,9 +196,12 @@ def run_worker(
         print(f"claimguard worker: refused: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        finding_store = open_store(settings.store, engine.kb.region_parents)
-    except StoreError as exc:
+        finding_store = open_store(settings.store, engine.kb.region_parents, store_wait)
+    except StoreNeverOpens as exc:
         print(f"claimguard worker: store {settings.store}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except StoreError as exc:
+        print(f"claimguard worker: store {settings.store}: {_one_line(exc)}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     try:
         partitions = asyncio.run(prepare_topics(settings))
@@ -206,7 +217,9 @@ def run_worker(
     )
     quiet_client_logs()
     tune_gc()
-    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
+    worker = BoundedWorker(
+        app, loglevel=settings.log_level, quiet=True, shutdown_timeout=shutdown_timeout()
+    )
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
@@ -215,6 +228,10 @@ def run_worker(
         finding_store.close()
         _write_stats(pipeline.refreshed_stats(app.fetch_seconds))
     return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:1000]
 
 
 def _write_stats(stats: PipelineStats) -> None:
