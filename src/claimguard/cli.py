@@ -53,6 +53,12 @@ def _worker(args: argparse.Namespace) -> int:
     )
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from claimguard.serve.server import run_serve
+
+    return run_serve(broker=args.broker, listen=args.listen, rules=args.rules)
+
+
 def _broker(args: argparse.Namespace) -> int:
     from claimguard.stream.broker import run_broker
 
@@ -109,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rules", type=Path, default=None)
     p.add_argument("--group", default="claimguard")
     p.set_defaults(func=_worker)
+
+    p = sub.add_parser("serve", help="synchronous checks over HTTP (own and 3101/3102/3103)")
+    p.add_argument("--broker", default="kafka://127.0.0.1:9092")
+    p.add_argument("--listen", default="127.0.0.1:8080", help="HOST:PORT")
+    p.add_argument("--rules", type=Path, default=None, help="rule packs (titles, bases)")
+    p.set_defaults(func=_serve)
 
     p = sub.add_parser("broker", help="start the local Kafka-protocol broker (Tansu)")
     p.add_argument("--port", type=int, default=9092)

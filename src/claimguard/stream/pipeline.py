@@ -40,6 +40,7 @@ from claimguard.engine import Engine, PatientHistory
 from claimguard.store import Backoff, BatchWriter, StoreError, retrying_async
 from claimguard.stream.histories import HistoryCache, Snapshot
 from claimguard.stream.messages import Record, dead_letter_record, decision_record
+from claimguard.stream.replies import RecentDecisions
 from claimguard.stream.stats import PipelineStats
 from claimguard.stream.topics import TopicNames
 
@@ -86,8 +87,10 @@ class Pipeline:
         flush_interval: float = 0.5,
         urgent_flush_timeout: float = 10.0,
         stats: PipelineStats | None = None,
+        recent: RecentDecisions | None = None,  # answers to repeated checks (serve)
     ) -> None:
         self.engine = engine
+        self.recent = recent
         self.store = store
         self.histories = histories
         self._consumer = consumer
@@ -137,7 +140,7 @@ class Pipeline:
         started = time.perf_counter()
         epoch = self._open
         unacked = consumer._unacked_messages  # Faust's set of in-flight messages
-        engine, histories, stats = self.engine, self.histories, self.stats
+        engine, histories, stats, recent = self.engine, self.histories, self.stats, self.recent
         sends: list[Record] = []
         for message in messages:
             unacked.add(message)
@@ -161,14 +164,21 @@ class Pipeline:
                 continue
             if outcome.duplicate:
                 stats.duplicates += 1
+                if recent is not None:
+                    reply = recent.reply(event.event_id, message.headers)
+                    if reply is not None:
+                        sends.append(reply)
                 continue
             epoch.writer.add(outcome.findings)
             epoch.writer.reverse(outcome.reversed_settlements)
             stats.findings += len(outcome.findings)
             decision = outcome.decision
             if decision is not None:
-                sends.append(decision_record(self.topics.decisions, decision))
+                record = decision_record(self.topics.decisions, decision)
+                sends.append(record)
                 stats.decisions += 1
+                if recent is not None:
+                    recent.remember(decision.event_id, record)
         stats.events += len(messages)
         if sends:
             epoch.handing_over += 1
