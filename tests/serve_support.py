@@ -55,9 +55,7 @@ async def feed(
                 url = f"{base_url}{step.path}?timeout_ms={timeout_ms}"
                 async with session.post(url, data=step.body) as response:
                     body = orjson.loads(await response.read())
-                    answers.append(
-                        Answer(index, response.status, body, loop.time() - started)
-                    )
+                    answers.append(Answer(index, response.status, body, loop.time() - started))
             await asyncio.gather(*pending)
     finally:
         await producer.stop()

@@ -51,9 +51,7 @@ def run_through_serve(
     worker = scenario.worker().start()
     serve = scenario.serve().start()
     try:
-        answers = asyncio.run(
-            feed(broker.bootstrap, scenario.topics.events, serve.url, steps)
-        )
+        answers = asyncio.run(feed(broker.bootstrap, scenario.topics.events, serve.url, steps))
         scenario.wait_drained()
     finally:
         serve.stop()
@@ -67,9 +65,7 @@ def fsi_run(
     broker: LocalBroker, sample_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Run, list[dict[str, Any]]]:
     lines = event_lines(sample_dir / "events.jsonl")
-    requests = [
-        orjson.loads(line) for line in event_lines(sample_dir / "fsi" / "requests.jsonl")
-    ]
+    requests = [orjson.loads(line) for line in event_lines(sample_dir / "fsi" / "requests.jsonl")]
     by_line = {r["replaces_line"]: r for r in requests}
     steps = []
     for number, line in enumerate(lines, start=1):
