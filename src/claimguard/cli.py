@@ -68,7 +68,7 @@ def _broker(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from claimguard.stream.demo import run_demo
 
-    return run_demo(data=args.data, settlements=args.settlements, seed=args.seed)
+    return run_demo(data=args.data, settlements=args.settlements, seed=args.seed, serve=args.serve)
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -131,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, default=Path("data/demo"))
     p.add_argument("--settlements", type=int, default=5_000)
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument(
+        "--serve", default=None, metavar="HOST:PORT", help="then keep a `claimguard serve` up"
+    )
     p.set_defaults(func=_demo)
 
     p = sub.add_parser("schema", help="write the JSON Schemas generated from the models")
