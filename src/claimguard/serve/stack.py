@@ -35,6 +35,64 @@ def example_check(lines: list[bytes]) -> dict[str, Any]:
     raise LookupError("no settle event in the demo data")
 
 
+def example_national(event: dict[str, Any]) -> dict[str, Any]:
+    """The same check in the national 3102 shape (contract §8.1)."""
+    visit, patient, inst = event["visit"], event["patient"], event["institution"]
+
+    def national(moment: str | None) -> str:
+        return (moment or event["occurred_at"])[:19].replace("T", " ")
+
+    types = {"drug": "101", "service": "201", "consumable": "301"}
+    orders = [
+        {
+            "rx_id": item["item_id"],
+            "hilist_code": item["code"],
+            "hilist_type": types[item["kind"]],
+            "cnt": item["quantity"],
+            "pric": item["unit_price"],
+            "sumamt": item["amount"],
+            "drord_dr_codg": visit["doctor_code"],
+            "drord_begn_date": national(item.get("performed_at")),
+            **({"medc_days": item["days"]} if item.get("days") else {}),
+        }
+        for item in event["items"]
+    ]
+    encounter = {
+        "mdtrt_id": "demo-settlement-2",
+        "medins_id": inst["code"],
+        "medins_admdvs": inst["region"],
+        "medins_lv": str(inst["level"]),
+        "med_mdtrt_type": {"inpatient": "2", "pharmacy": "3"}.get(visit["visit_type"], "1"),
+        "insutype": "390" if patient["scheme"] == "resident" else "310",
+        "adm_dept_codg": visit["department"],
+        "fsi_diagnose_dtos": [
+            {"dise_codg": code, "maindise_flag": "1" if i == 0 else "0"}
+            for i, code in enumerate(visit["diagnoses"])
+        ],
+        "fsi_order_dtos": orders,
+    }
+    return {
+        "infno": "3102",
+        "msgid": "demo-msg-1",
+        "inf_time": national(event["occurred_at"]),
+        "fixmedins_code": inst["code"],
+        "mdtrtarea_admvs": inst["region"],
+        "insuplc_admdvs": patient["insured_region"],
+        "input": {
+            "data": {
+                "patient_dtos": {
+                    "patn_id": patient["person_id"],
+                    "gend": "1" if patient["gender"] == "M" else "2",
+                    "brdy": patient["birth_date"],
+                    "poolarea": patient["insured_region"],
+                    "curr_mdtrt_id": "demo-settlement-2",
+                    "fsi_encounter_dtos": encounter,
+                }
+            }
+        },
+    }
+
+
 def keep_serving(
     console: Any, broker_url: str, data: Path, listen: str, env: dict[str, str]
 ) -> int:
@@ -63,12 +121,14 @@ def keep_serving(
             time.sleep(0.2)
         serve.start()
         example = data / "check-example.json"
-        example.write_text(
-            json.dumps(example_check(event_lines(data / "synth" / "events.jsonl")), indent=1)
-        )
+        check = example_check(event_lines(data / "synth" / "events.jsonl"))
+        example.write_text(json.dumps(check, indent=1, ensure_ascii=False))
+        national = data / "request-3102.json"
+        national.write_text(json.dumps(example_national(check), indent=1, ensure_ascii=False))
         console.print(f"\n[bold]serving[/] on {serve.url} (worker pid {worker.pid})")
         console.print(
             f"  curl -s -X POST --data @{example} '{serve.url}/v1/check?timeout_ms=2000'\n"
+            f"  curl -s -X POST --data @{national} {serve.url}/fsi/3102\n"
             f"  curl -s {serve.url}/healthz\n  curl -s {serve.url}/metrics\n"
             "Ctrl-C stops the serve, the worker and the broker."
         )
