@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -32,6 +33,7 @@ import aiohttp
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from claimguard.decode import DecodeError, decode
 from claimguard.serve.process import ServeProcess
 from claimguard.stream.broker import LocalBroker
 from claimguard.stream.clients import (
@@ -50,11 +52,13 @@ CHECKS = ("precheck", "settle")
 
 
 def kind_of(line: bytes) -> tuple[str | None, str | None]:
+    """(event_type, event_id) of a valid event; (None, None) for the synthetic day's
+    broken lines, which go straight to Kafka in both phases (they are dead letters)."""
     try:
-        event = orjson.loads(line)
-        return event.get("event_type"), event.get("event_id")
-    except (orjson.JSONDecodeError, AttributeError):
+        event = decode(line)
+    except DecodeError:
         return None, None
+    return event.event_type, event.event_id
 
 
 def slice_for(lines: list[bytes], start: int, checks: int) -> tuple[list[bytes], int]:
@@ -67,6 +71,37 @@ def slice_for(lines: list[bytes], start: int, checks: int) -> tuple[list[bytes],
     if count < checks:
         raise SystemExit("not enough synthetic events: raise --settlements")
     return lines[start:end], end
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """utime + stime of a process (0 when gone): CPU spent, whatever the contention."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds used by each process of the run during a phase."""
+
+    def __init__(self, pids: dict[str, int | None]) -> None:
+        self.pids = pids
+        self.start = self.read()
+
+    def read(self) -> dict[str, float]:
+        times = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        times["client"] = sum(os.times()[:2])
+        return times
+
+    def per_check(self, checks: int) -> str:
+        end = self.read()
+        parts = [
+            f"{name} {(end[name] - self.start[name]) / max(1, checks) * 1e6:.0f}" for name in end
+        ]
+        return "CPU µs/check: " + ", ".join(parts)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -110,12 +145,15 @@ async def http_phase(bootstrap: str, url: str, lines: list[bytes], rate: float) 
                     done = loop.time()
                 if response.status != 200:
                     result.errors += 1
+                    print(f"  HTTP {response.status}: {answer}", flush=True)
                 elif answer.get("unchecked"):
                     result.unchecked += 1
                 else:
                     result.latencies.append((done - due) * 1000)
-            except Exception:
+            except Exception as exc:
                 result.errors += 1
+                if result.errors == 1:
+                    print(f"  first error: {exc!r}", flush=True)
 
         started = loop.time()
         next_check = 0
@@ -189,7 +227,15 @@ def main() -> int:
     parser.add_argument("--backlog", type=int, default=20_000, help="settlements streamed first")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--keep", type=Path, default=None, help="keep the data here")
+    parser.add_argument(
+        "--worker-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="e.g. CLAIMGUARD_GC_FREEZE_EVERY=0 (repeatable): compare worker settings",
+    )
     args = parser.parse_args()
+    worker_env = dict(item.split("=", 1) for item in args.worker_env)
     rates = [float(r) for r in args.rates.split(",")]
 
     checks_needed = int(sum(rates) * args.seconds * 2)
@@ -211,7 +257,12 @@ def main() -> int:
             knowledge=work / "synth" / "knowledge",
             group="bench-serve",
             log_path=work / "worker.log",
-            env={**FAST_GROUP_ENV},
+            env={
+                **FAST_GROUP_ENV,
+                "CLAIMGUARD_GC_STATS_FILE": str(work / "gc.json"),
+                "CLAIMGUARD_STATS_FILE": str(work / "stats.json"),
+                **worker_env,
+            },
         ).start()
         serve = ServeProcess(broker=broker.url, log_path=work / "serve.log")
         try:
@@ -222,17 +273,32 @@ def main() -> int:
             rows: list[str] = []
             for rate in rates:
                 n = int(rate * args.seconds)
+                pids = {"worker": worker.pid, "serve": serve.pid, "broker": broker.pid}
                 chunk, start = slice_for(rest, start, n)
+                meter = CpuMeter(pids)
                 http = asyncio.run(http_phase(bootstrap, serve.url, chunk, rate))
-                print(http.row(), flush=True)
+                rows += [http.row(), "      " + meter.per_check(http.sent)]
+                print("\n".join(rows[-2:]), flush=True)
                 chunk, start = slice_for(rest, start, n)
+                meter = CpuMeter(pids)
                 kafka = asyncio.run(kafka_phase(bootstrap, chunk, rate))
-                print(kafka.row(), flush=True)
-                rows += [http.row(), kafka.row()]
+                rows += [kafka.row(), "      " + meter.per_check(kafka.sent)]
+                print("\n".join(rows[-2:]), flush=True)
                 time.sleep(1.0)
             print("\nsummary (ms; unchecked = answered pass/unchecked after the 1 s deadline)")
+            print(f"worker settings: {worker_env or 'defaults'}; load average {os.getloadavg()}")
             for row in rows:
                 print(row)
+            time.sleep(1.2)  # the worker rewrites its stats files every second
+            gc_stats = orjson.loads((work / "gc.json").read_bytes())
+            stats = orjson.loads((work / "stats.json").read_bytes())
+            flushes = max(1, stats["flushes"])
+            print(
+                f"worker GC pauses: {gc_stats['pauses']} ({gc_stats['pauses_over_10ms']} over "
+                f"10 ms), longest by generation {gc_stats['max_pause_ms_by_generation']} ms, "
+                f"total {gc_stats['total_pause_ms']:.0f} ms; flushes {stats['flushes']}, "
+                f"{stats['flush_seconds'] / flushes * 1000:.0f} ms each on average"
+            )
         finally:
             serve.stop()
             worker.stop()

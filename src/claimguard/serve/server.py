@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -32,7 +33,11 @@ def parse_listen(listen: str) -> tuple[str, int]:
 
 async def serve(broker: str, host: str, port: int, texts: RuleTexts) -> None:
     metrics = ServeMetrics()
-    bridge = Bridge(BridgeSettings(bootstrap_of(broker), TopicNames.from_env()), metrics)
+    # Tansu answers a fetch only when its max wait has passed (FACTS.md): the wait bounds
+    # the time a decision sits on the broker, and every wait costs a fetch round trip.
+    wait = int(os.environ.get("CLAIMGUARD_SERVE_FETCH_MAX_WAIT_MS", "5"))
+    settings = BridgeSettings(bootstrap_of(broker), TopicNames.from_env(), fetch_max_wait_ms=wait)
+    bridge = Bridge(settings, metrics)
     await bridge.start()
     runner = web.AppRunner(build_app(Service(bridge, metrics, texts)), access_log=None)
     await runner.setup()

@@ -27,6 +27,7 @@ from claimguard.store import Backoff, FindingStore, StoreError, retrying
 from claimguard.stream.batching import BatchingApp
 from claimguard.stream.dispositions import LockedSink, consume_dispositions
 from claimguard.stream.faults import with_outage_switch
+from claimguard.stream.gcpolicy import GcPolicy
 from claimguard.stream.histories import HistoryCache
 from claimguard.stream.pipeline import Pipeline
 from claimguard.stream.publisher import Publisher
@@ -125,6 +126,7 @@ def build_app(
         recent=RecentDecisions(settings.topics.replies, settings.recent_decisions),
     )
     app.batch_topic(settings.topics.events, pipeline.handle)
+    gc_policy = GcPolicy()  # see gcpolicy.py: the collector off the decision path
 
     if dispositions_store is not None:
 
@@ -151,10 +153,15 @@ def build_app(
         # A plain task, not `app.timer`: timers stop as soon as the app begins to stop,
         # but a shutdown still needs ticks to flush the last epoch while Faust waits for
         # our unacked events (`wait_empty`); app tasks are cancelled only after that.
+        ticks = 0
         while True:
             await asyncio.sleep(TICK_SECONDS)
             try:
                 await pipeline.tick()
+                gc_policy.tick()
+                ticks += 1
+                if not ticks % 20:
+                    gc_policy.write()
             except Exception:  # a failed tick must not end the ticking
                 log.exception("pipeline tick failed")
 
