@@ -80,7 +80,7 @@ async def consume_dispositions(
                 )
             if batches:
                 await consumer.commit()
-    except asyncio.CancelledError:
-        raise
     finally:
-        await consumer.stop()
+        # shielded: the worker's shutdown cancels this task, and a stop cut short leaves
+        # the consumer's connections open ("Unclosed AIOKafkaConsumer")
+        await asyncio.shield(consumer.stop())
