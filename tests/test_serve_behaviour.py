@@ -209,6 +209,19 @@ def test_repeated_event_id_same_decision_nothing_new(stack: Stack) -> None:
     status, third, _ = stack.check(event)
     assert (status, third) == (200, first)
     assert len(stack.decisions_for(event["event_id"])) == 1
+    # After a worker restart its memory is empty too: the reply is rebuilt from the
+    # findings stored for the event (same verdict, same findings), still no new decision.
+    assert stack.worker.stop() == 0
+    stack.restart_worker()
+    stack.serve.stop()
+    stack.serve = stack.scenario.serve().start()
+    status, fourth, _ = stack.check(event)
+    assert status == 200 and fourth["unchecked"] is False, fourth
+    assert fourth["verdict"] == first["verdict"]
+    assert sorted(f["finding_id"] for f in fourth["findings"]) == sorted(
+        f["finding_id"] for f in first["findings"]
+    )
+    assert len(stack.decisions_for(event["event_id"])) == 1
 
 
 def test_two_serve_instances(stack: Stack) -> None:

@@ -4,7 +4,10 @@ one row per finding, the latest received wins; and findings read with their disp
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
+
+from claimguard.model import Finding
 
 DISPOSITIONS = "claimguard.dispositions"
 COLUMNS = [
@@ -53,6 +56,26 @@ def dispositions(store: Any) -> list[dict[str, Any]]:
         return [dict(zip(COLUMNS, row, strict=True)) for row in result.result_rows]
 
     return list(store._call(run))
+
+
+def findings_of_events(store: Any, event_ids: Sequence[str]) -> dict[str, list[Finding]]:
+    """event_id → its stored findings (latest state): a repeated check's decision."""
+    from claimguard.store.finding_store import FINDINGS
+    from claimguard.store.rows import COLUMNS, to_finding
+
+    def run() -> dict[str, list[Finding]]:
+        result = store.client.query(
+            f"SELECT {', '.join(COLUMNS)} FROM {FINDINGS} FINAL "
+            "WHERE event_id IN {ids:Array(String)} ORDER BY finding_id",
+            parameters={"ids": list(event_ids)},
+        )
+        found: dict[str, list[Finding]] = {}
+        for row in result.result_rows:
+            finding = to_finding(row, COLUMNS)
+            found.setdefault(finding.event_id, []).append(finding)
+        return found
+
+    return dict(store._call(run))
 
 
 def findings_with_disposition(store: Any, settlement_id: str | None = None) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer
 
 from claimguard.model import Finding
 from claimguard.store import Backoff, StoreError, retrying_async
-from claimguard.store.dispositions import rows_of, write_dispositions
+from claimguard.store.dispositions import findings_of_events, rows_of, write_dispositions
 
 log = logging.getLogger("claimguard.stream")
 
@@ -30,9 +30,10 @@ log = logging.getLogger("claimguard.stream")
 class LockedSink:
     """The finding sink of the pipeline, one store call at a time across threads."""
 
-    def __init__(self, sink: Any, lock: threading.Lock) -> None:
+    def __init__(self, sink: Any, lock: threading.Lock, reader: Any = None) -> None:
         self.sink = sink
         self.lock = lock
+        self.reader = reader  # the FindingStore itself, for the reply lookups
 
     def write(self, findings: Sequence[Finding]) -> int:
         with self.lock:
@@ -41,6 +42,12 @@ class LockedSink:
     def mark_reversed(self, settlement_ids: Sequence[str]) -> int:
         with self.lock:
             return int(self.sink.mark_reversed(settlement_ids))
+
+    def findings_of_events(self, event_ids: Sequence[str]) -> dict[str, list[Finding]]:
+        if self.reader is None:
+            return {}
+        with self.lock:
+            return findings_of_events(self.reader, event_ids)
 
 
 async def consume_dispositions(

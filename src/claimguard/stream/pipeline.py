@@ -37,6 +37,7 @@ from faust.types import Message
 
 from claimguard.decode import DecodeError, decode
 from claimguard.engine import Engine, PatientHistory
+from claimguard.model import Event
 from claimguard.store import Backoff, BatchWriter, StoreError, retrying_async
 from claimguard.stream.histories import HistoryCache, Snapshot
 from claimguard.stream.messages import Record, dead_letter_record, decision_record
@@ -62,6 +63,9 @@ class Epoch:
     # send a record a second time, nor miss one).
     handing_over: int = 0
     handed_over: asyncio.Event = field(default_factory=asyncio.Event)
+    # repeated checks whose decision is no longer in memory: answered from the store
+    # once this epoch (and so every earlier one) is stored
+    lookups: list[Event] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.handed_over.set()
@@ -168,6 +172,8 @@ class Pipeline:
                     reply = recent.reply(event.event_id, message.headers)
                     if reply is not None:
                         sends.append(reply)
+                    elif recent.needs_lookup(event, message.headers):
+                        epoch.lookups.append(event)
                 continue
             epoch.writer.add(outcome.findings)
             epoch.writer.reverse(outcome.reversed_settlements)
@@ -246,6 +252,8 @@ class Pipeline:
             retry_on=(StoreError,),
         )
         self.stats.stored += result.inserted
+        if epoch.lookups and self.recent is not None:
+            await self._reply_from_store(epoch.lookups, self.recent)
         changelog: list[tuple[Record, Awaitable[Any] | None]] = []
         for index, record in enumerate(self.histories.changelog_records(epoch.snapshot)):
             if index and not index % CHUNK:
@@ -258,6 +266,25 @@ class Pipeline:
             consumer.ack(message)
         self.stats.flushes += 1
         self.stats.flush_seconds += time.perf_counter() - started
+
+    async def _reply_from_store(self, events: list[Event], recent: RecentDecisions) -> None:
+        """Replies to repeated checks the worker no longer holds in memory (e.g. after a
+        restart): their findings are stored, so the decision is rebuilt from them. Never
+        a second message on the decisions topic; a failed lookup leaves the check
+        unanswered (serve answers it unchecked)."""
+        try:
+            found = await retrying_async(
+                lambda: self.store.findings_of_events([e.event_id for e in events]),
+                what="reply lookup",
+                backoff=Backoff(0.1, 1.0),
+                max_attempts=3,
+                retry_on=(StoreError,),
+            )
+        except Exception as exc:
+            log.warning("answering %d repeated checks from the store failed: %r", len(events), exc)
+            return
+        replies = [(recent.rebuilt(event, found.get(event.event_id, [])), None) for event in events]
+        await self._await_all(replies)
 
     async def _await_all(self, sends: list[tuple[Record, Awaitable[Any] | None]]) -> None:
         """Wait for the broker to acknowledge every record; send the ones not sent yet and

@@ -113,7 +113,7 @@ def build_app(
     store_lock = threading.Lock()
     pipeline = Pipeline(
         engine=engine,
-        store=LockedSink(store, store_lock),
+        store=LockedSink(store, store_lock, reader=dispositions_store),
         histories=HistoryCache(table, settings.history_cache),
         consumer=lambda: app.consumer,
         send=publisher.send,
