@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: install demo test lint schemas bench clean
+.PHONY: install demo demo-serve test lint schemas bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/claimguard demo
+
+# the demo, then broker + worker + `claimguard serve` on 127.0.0.1:8080 until Ctrl-C
+demo-serve: $(STAMP)
+	$(BIN)/claimguard demo --serve 127.0.0.1:8080
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -15,6 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from claimguard.engine import Engine
 from claimguard.replay import ReplaySession
+from claimguard.serve.process import ServeProcess
 from claimguard.stream.broker import LocalBroker
 from claimguard.stream.clients import publish, read_topic, wait_for_lag_zero
 from claimguard.stream.inspect import read_findings
@@ -40,6 +41,8 @@ class Scenario:
             events=f"{self.name}.events",
             decisions=f"{self.name}.decisions",
             deadletter=f"{self.name}.deadletter",
+            replies=f"{self.name}.replies",
+            dispositions=f"{self.name}.dispositions",
         )
         self.group = f"cg-{self.name}"
         asyncio.run(ensure_topics(self.broker.bootstrap, self.topics.all(), PARTITIONS))
@@ -59,10 +62,26 @@ class Scenario:
                 "CLAIMGUARD_TOPIC_EVENTS": self.topics.events,
                 "CLAIMGUARD_TOPIC_DECISIONS": self.topics.decisions,
                 "CLAIMGUARD_TOPIC_DEADLETTER": self.topics.deadletter,
+                "CLAIMGUARD_TOPIC_REPLIES": self.topics.replies,
+                "CLAIMGUARD_TOPIC_DISPOSITIONS": self.topics.dispositions,
                 "CLAIMGUARD_WORKER_DIR": str(self.root / f"faust{suffix}"),
                 "CLAIMGUARD_LOG_LEVEL": "info",
                 "CLAIMGUARD_STATS_FILE": str(self.root / f"stats{suffix}.json"),
                 **env,
+            },
+        )
+
+    def serve(self, suffix: str = "") -> ServeProcess:
+        """A `claimguard serve` on this scenario's topics (start it yourself)."""
+        return ServeProcess(
+            broker=self.broker.url,
+            log_path=self.root / f"serve{suffix}.log",
+            env={
+                "CLAIMGUARD_TOPIC_EVENTS": self.topics.events,
+                "CLAIMGUARD_TOPIC_DECISIONS": self.topics.decisions,
+                "CLAIMGUARD_TOPIC_DEADLETTER": self.topics.deadletter,
+                "CLAIMGUARD_TOPIC_REPLIES": self.topics.replies,
+                "CLAIMGUARD_TOPIC_DISPOSITIONS": self.topics.dispositions,
             },
         )
 

@@ -54,6 +54,12 @@ def _worker(args: argparse.Namespace) -> int:
     )
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from claimguard.serve.server import run_serve
+
+    return run_serve(broker=args.broker, listen=args.listen, rules=args.rules)
+
+
 def _broker(args: argparse.Namespace) -> int:
     from claimguard.stream.broker import run_broker
 
@@ -63,7 +69,7 @@ def _broker(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from claimguard.stream.demo import run_demo
 
-    return run_demo(data=args.data, settlements=args.settlements, seed=args.seed)
+    return run_demo(data=args.data, settlements=args.settlements, seed=args.seed, serve=args.serve)
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -118,6 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_worker)
 
+    p = sub.add_parser("serve", help="synchronous checks over HTTP (own and 3101/3102/3103)")
+    p.add_argument("--broker", default="kafka://127.0.0.1:9092")
+    p.add_argument("--listen", default="127.0.0.1:8080", help="HOST:PORT")
+    p.add_argument("--rules", type=Path, default=None, help="rule packs (titles, bases)")
+    p.set_defaults(func=_serve)
+
     p = sub.add_parser("broker", help="start the local Kafka-protocol broker (Tansu)")
     p.add_argument("--port", type=int, default=9092)
     p.add_argument("--data", type=Path, default=None)
@@ -127,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, default=Path("data/demo"))
     p.add_argument("--settlements", type=int, default=5_000)
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument(
+        "--serve", default=None, metavar="HOST:PORT", help="then keep a `claimguard serve` up"
+    )
     p.set_defaults(func=_demo)
 
     p = sub.add_parser("schema", help="write the JSON Schemas generated from the models")

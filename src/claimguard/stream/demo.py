@@ -34,7 +34,7 @@ DRAIN_TIMEOUT = 900.0
 TOP_JURISDICTIONS = 10
 
 
-def run_demo(data: Path, settlements: int = 5_000, seed: int = 7) -> int:
+def run_demo(data: Path, settlements: int = 5_000, seed: int = 7, serve: str | None = None) -> int:
     console = Console()
     data = Path(data).resolve()
     for stale in ("synth", "store", "worker", "broker"):
@@ -99,6 +99,11 @@ def run_demo(data: Path, settlements: int = 5_000, seed: int = 7) -> int:
             f"letters, {stats.get('findings', '?')} findings"
         )
         _report(console, f"chdb://{data / 'store'}", _region_names(data / "synth" / "knowledge"))
+        if serve:  # leave broker + worker + `claimguard serve` running for HTTP checks
+            from claimguard.serve.stack import keep_serving
+
+            env = {**FAST_GROUP_ENV, "CLAIMGUARD_WORKER_DIR": str(data / "worker" / "faust")}
+            return keep_serving(console, broker.url, data, serve, env)
         return 0
     except TimeoutError as exc:
         console.print(f"[red]{exc}[/]")

@@ -9,6 +9,9 @@ from claimguard.model import Decision
 ERROR_HEADER = "error"
 SOURCE_HEADER = "source"  # topic/partition/offset of the unreadable message
 MAX_HEADER_REASON = 1_000
+# Set by `claimguard serve` on the checks it publishes: a repeated event_id is answered on
+# the replies topic with the decision already given (the decisions topic stays one per event).
+REPLY_HEADER = "claimguard-reply"
 
 
 class Record(NamedTuple):

@@ -37,9 +37,11 @@ from faust.types import Message
 
 from claimguard.decode import DecodeError, decode_with_digest
 from claimguard.engine import Engine, PatientHistory
-from claimguard.store import Backoff, BatchWriter, StoreUnavailable, retrying_async
+from claimguard.model import Event
+from claimguard.store import Backoff, BatchWriter, StoreError, StoreUnavailable, retrying_async
 from claimguard.stream.histories import HistoryCache, Snapshot
 from claimguard.stream.messages import Record, dead_letter_record, decision_record
+from claimguard.stream.replies import RecentDecisions
 from claimguard.stream.stats import PipelineStats
 from claimguard.stream.topics import TopicNames
 
@@ -61,6 +63,9 @@ class Epoch:
     # send a record a second time, nor miss one).
     handing_over: int = 0
     handed_over: asyncio.Event = field(default_factory=asyncio.Event)
+    # repeated checks whose decision is no longer in memory: answered from the store
+    # once this epoch (and so every earlier one) is stored
+    lookups: list[Event] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.handed_over.set()
@@ -86,8 +91,10 @@ class Pipeline:
         flush_interval: float = 0.5,
         urgent_flush_timeout: float = 10.0,
         stats: PipelineStats | None = None,
+        recent: RecentDecisions | None = None,  # answers to repeated checks (serve)
     ) -> None:
         self.engine = engine
+        self.recent = recent
         self.store = store
         self.histories = histories
         self._consumer = consumer
@@ -137,7 +144,7 @@ class Pipeline:
         started = time.perf_counter()
         epoch = self._open
         unacked = consumer._unacked_messages  # Faust's set of in-flight messages
-        engine, histories, stats = self.engine, self.histories, self.stats
+        engine, histories, stats, recent = self.engine, self.histories, self.stats, self.recent
         sends: list[Record] = []
         for message in messages:
             unacked.add(message)
@@ -168,14 +175,23 @@ class Pipeline:
                 continue
             if outcome.duplicate:
                 stats.duplicates += 1
+                if recent is not None:
+                    reply = recent.reply(event.event_id, message.headers)
+                    if reply is not None:
+                        sends.append(reply)
+                    elif recent.needs_lookup(event, message.headers):
+                        epoch.lookups.append(event)
                 continue
             epoch.writer.add(outcome.findings)
             epoch.writer.reverse(outcome.reversed_settlements)
             stats.findings += len(outcome.findings)
             decision = outcome.decision
             if decision is not None:
-                sends.append(decision_record(self.topics.decisions, decision))
+                record = decision_record(self.topics.decisions, decision)
+                sends.append(record)
                 stats.decisions += 1
+                if recent is not None:
+                    recent.remember(decision.event_id, record)
         stats.events += len(messages)
         if sends:
             epoch.handing_over += 1
@@ -252,6 +268,8 @@ class Pipeline:
         )
         self.stats.stored += result.inserted
         self.stats.store_rejected += result.rejected
+        if epoch.lookups and self.recent is not None:
+            await self._reply_from_store(epoch.lookups, self.recent)
         changelog: list[tuple[Record, Awaitable[Any] | None]] = []
         for index, record in enumerate(self.histories.changelog_records(epoch.snapshot)):
             if index and not index % CHUNK:
@@ -264,6 +282,25 @@ class Pipeline:
             consumer.ack(message)
         self.stats.flushes += 1
         self.stats.flush_seconds += time.perf_counter() - started
+
+    async def _reply_from_store(self, events: list[Event], recent: RecentDecisions) -> None:
+        """Replies to repeated checks the worker no longer holds in memory (e.g. after a
+        restart): their findings are stored, so the decision is rebuilt from them. Never
+        a second message on the decisions topic; a failed lookup leaves the check
+        unanswered (serve answers it unchecked)."""
+        try:
+            found = await retrying_async(
+                lambda: self.store.findings_of_events([e.event_id for e in events]),
+                what="reply lookup",
+                backoff=Backoff(0.1, 1.0),
+                max_attempts=3,
+                retry_on=(StoreError,),
+            )
+        except Exception as exc:
+            log.warning("answering %d repeated checks from the store failed: %r", len(events), exc)
+            return
+        replies = [(recent.rebuilt(event, found.get(event.event_id, [])), None) for event in events]
+        await self._await_all(replies)
 
     async def _await_all(self, sends: list[tuple[Record, Awaitable[Any] | None]]) -> None:
         """Wait for the broker to acknowledge every record; send the ones not sent yet and

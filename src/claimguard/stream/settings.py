@@ -76,6 +76,10 @@ class WorkerSettings:
     commit_interval: float = field(
         default_factory=lambda: _env_float("CLAIMGUARD_COMMIT_INTERVAL", 1.0)
     )
+    # decisions kept to answer repeated checks from `claimguard serve` (stream/replies.py)
+    recent_decisions: int = field(
+        default_factory=lambda: _env_int("CLAIMGUARD_RECENT_DECISIONS", 50_000)
+    )
     standby_replicas: int = field(default_factory=lambda: _env_int("CLAIMGUARD_STANDBYS", 0))
     # How long a flush forced by a rebalance or shutdown may retry before the batch is
     # abandoned (its events are then re-processed from the last committed offset).

@@ -11,12 +11,15 @@ DEFAULT_PARTITIONS = 4
 
 @dataclass(frozen=True)
 class TopicNames:
-    """The three topics of contract §7; `CLAIMGUARD_TOPIC_{EVENTS,DECISIONS,DEADLETTER}`
-    override the names."""
+    """The three topics of contract §7, plus serve's two (replies to repeated checks,
+    3103 dispositions for the worker); `CLAIMGUARD_TOPIC_{EVENTS,DECISIONS,DEADLETTER,
+    REPLIES,DISPOSITIONS}` override the names."""
 
     events: str = "claims.events"
     decisions: str = "claims.decisions"
     deadletter: str = "claims.deadletter"
+    replies: str = "claims.replies"
+    dispositions: str = "claims.dispositions"
 
     @classmethod
     def from_env(cls) -> TopicNames:
@@ -26,10 +29,12 @@ class TopicNames:
             events=env("CLAIMGUARD_TOPIC_EVENTS", defaults.events),
             decisions=env("CLAIMGUARD_TOPIC_DECISIONS", defaults.decisions),
             deadletter=env("CLAIMGUARD_TOPIC_DEADLETTER", defaults.deadletter),
+            replies=env("CLAIMGUARD_TOPIC_REPLIES", defaults.replies),
+            dispositions=env("CLAIMGUARD_TOPIC_DISPOSITIONS", defaults.dispositions),
         )
 
     def all(self) -> list[str]:
-        return [self.events, self.decisions, self.deadletter]
+        return [self.events, self.decisions, self.deadletter, self.replies, self.dispositions]
 
 
 def default_partitions() -> int:

@@ -12,6 +12,7 @@ import gc
 import logging
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,13 @@ from claimguard.rules import PackError
 from claimguard.store import FindingStore, StoreError
 from claimguard.store.opening import DEFAULT_WAIT_SECONDS, StoreNeverOpens, open_within
 from claimguard.stream.batching import BatchingApp
+from claimguard.stream.dispositions import LockedSink, consume_dispositions
 from claimguard.stream.faults import with_outage_switch
+from claimguard.stream.gcpolicy import GcPolicy
 from claimguard.stream.histories import HistoryCache
 from claimguard.stream.pipeline import Pipeline
 from claimguard.stream.publisher import Publisher
+from claimguard.stream.replies import RecentDecisions
 from claimguard.stream.settings import WorkerSettings
 from claimguard.stream.shutdown import BoundedWorker, shutdown_timeout
 from claimguard.stream.stats import PipelineStats
@@ -77,6 +81,7 @@ def build_app(
     store: Any,
     partitions: int,
     stats: PipelineStats | None = None,
+    dispositions_store: Any = None,
 ) -> tuple[BatchingApp, Pipeline]:
     """The Faust app: the input topic on the batch path, the history table partitioned like
     it (Faust co-assigns topics with equal partition counts), and the pipeline."""
@@ -109,9 +114,11 @@ def build_app(
     )
 
     publisher = Publisher(settings.bootstrap)
+    # One store call at a time: the flush and the dispositions writer share the connection.
+    store_lock = threading.Lock()
     pipeline = Pipeline(
         engine=engine,
-        store=store,
+        store=LockedSink(store, store_lock, reader=dispositions_store),
         histories=HistoryCache(table, settings.history_cache),
         consumer=lambda: app.consumer,
         send=publisher.send,
@@ -121,18 +128,45 @@ def build_app(
         flush_interval=settings.flush_interval,
         urgent_flush_timeout=settings.urgent_flush_timeout,
         stats=stats,
+        recent=RecentDecisions(settings.topics.replies, settings.recent_decisions),
     )
     app.batch_topic(settings.topics.events, pipeline.handle)
+    gc_policy = GcPolicy()  # see gcpolicy.py: the collector off the decision path
+
+    if dispositions_store is not None:
+
+        @app.task
+        async def _dispositions() -> None:
+            # 3103 dispositions from `claimguard serve`, into claimguard.dispositions
+            while True:
+                try:
+                    await consume_dispositions(
+                        settings.bootstrap,
+                        settings.topics.dispositions,
+                        f"{settings.group}.dispositions",
+                        dispositions_store,
+                        store_lock,
+                    )
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("dispositions consumer failed; restarting it")
+                    await asyncio.sleep(1.0)
 
     @app.task
     async def _ticker() -> None:
         # A plain task, not `app.timer`: timers stop as soon as the app begins to stop,
         # but a shutdown still needs ticks to flush the last epoch while Faust waits for
         # our unacked events (`wait_empty`); app tasks are cancelled only after that.
+        ticks = 0
         while True:
             await asyncio.sleep(TICK_SECONDS)
             try:
                 await pipeline.tick()
+                gc_policy.tick()
+                ticks += 1
+                if not ticks % 20:
+                    gc_policy.write()
             except Exception:  # a failed tick must not end the ticking
                 log.exception("pipeline tick failed")
 
@@ -213,7 +247,12 @@ def run_worker(
     asyncio.set_event_loop(asyncio.new_event_loop())
     stats = PipelineStats()
     app, pipeline = build_app(
-        settings, engine, with_outage_switch(finding_store), partitions, stats
+        settings,
+        engine,
+        with_outage_switch(finding_store),
+        partitions,
+        stats,
+        dispositions_store=finding_store,
     )
     quiet_client_logs()
     tune_gc()
