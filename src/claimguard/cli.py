@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from claimguard.ops.arguments import add_ops_arguments, apply_ops_arguments
+
 EXIT_BAD_INPUT = 2
 
 
@@ -41,9 +43,26 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ops(args: argparse.Namespace, command: str) -> bool:
+    """Apply the operations flags (connections, secrets); False (and a message naming the
+    setting, never a secret) when they cannot work."""
+    from claimguard.ops.connections import ConfigError, store_client_args
+
+    try:
+        apply_ops_arguments(args)
+        if getattr(args, "store", None):
+            store_client_args(args.store)
+    except ConfigError as exc:
+        print(f"claimguard {command}: refused: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def _worker(args: argparse.Namespace) -> int:
     from claimguard.stream.worker import run_worker
 
+    if not _ops(args, "worker"):
+        return EXIT_BAD_INPUT
     return run_worker(
         broker=args.broker,
         store=args.store,
@@ -51,13 +70,19 @@ def _worker(args: argparse.Namespace) -> int:
         rules=args.rules,
         group=args.group,
         store_wait=args.store_wait,
+        metrics_port=args.metrics_port,
+        log_format=args.log_format,
     )
 
 
 def _serve(args: argparse.Namespace) -> int:
     from claimguard.serve.server import run_serve
 
-    return run_serve(broker=args.broker, listen=args.listen, rules=args.rules)
+    if not _ops(args, "serve"):
+        return EXIT_BAD_INPUT
+    return run_serve(
+        broker=args.broker, listen=args.listen, rules=args.rules, log_format=args.log_format
+    )
 
 
 def _broker(args: argparse.Namespace) -> int:
@@ -122,12 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long to wait at start-up for an unavailable store (default 60)",
     )
+    add_ops_arguments(p, metrics=True)
     p.set_defaults(func=_worker)
 
     p = sub.add_parser("serve", help="synchronous checks over HTTP (own and 3101/3102/3103)")
     p.add_argument("--broker", default="kafka://127.0.0.1:9092")
     p.add_argument("--listen", default="127.0.0.1:8080", help="HOST:PORT")
     p.add_argument("--rules", type=Path, default=None, help="rule packs (titles, bases)")
+    add_ops_arguments(p, metrics=False)  # metrics are on serve's own port
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("broker", help="start the local Kafka-protocol broker (Tansu)")

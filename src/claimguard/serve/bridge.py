@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from claimguard.ops.connections import kafka_client_args
 from claimguard.serve.health import any_answers
 from claimguard.serve.metrics import ServeMetrics
 from claimguard.stream.messages import REPLY_HEADER
@@ -103,7 +104,11 @@ class Bridge:
             s.bootstrap, [topics.events, topics.decisions, topics.replies, topics.dispositions]
         )
         producer = AIOKafkaProducer(
-            bootstrap_servers=s.bootstrap, acks="all", linger_ms=0, request_timeout_ms=10_000
+            bootstrap_servers=s.bootstrap,
+            acks="all",
+            linger_ms=0,
+            request_timeout_ms=10_000,
+            **kafka_client_args(),
         )
         consumer = AIOKafkaConsumer(
             bootstrap_servers=s.bootstrap,
@@ -111,6 +116,7 @@ class Bridge:
             auto_offset_reset="latest",
             fetch_max_wait_ms=s.fetch_max_wait_ms,
             request_timeout_ms=10_000,
+            **kafka_client_args(),
         )
         await producer.start()
         await consumer.start()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from claimguard.ops.logs import setup_logging
 from claimguard.rules import PackError, load_packs
 from claimguard.serve.app import Service, build_app
 from claimguard.serve.bridge import Bridge, BridgeSettings
@@ -65,10 +66,10 @@ async def serve(broker: str, host: str, port: int, texts: RuleTexts) -> None:
         await bridge.stop()
 
 
-def run_serve(broker: str, listen: str, rules: Path | None = None) -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+def run_serve(
+    broker: str, listen: str, rules: Path | None = None, log_format: str | None = None
+) -> int:
+    setup_logging(log_format)
     for name in ("aiokafka", "aiohttp.access"):
         logging.getLogger(name).setLevel(logging.WARNING)
     try:

@@ -86,6 +86,10 @@ class FindingStore:
         except Exception as exc:
             raise translate(exc, self.target) from exc
 
+    def ping(self) -> None:
+        """Raises StoreUnavailable when the store does not answer (readiness probes)."""
+        self._call(lambda: self.client.command("SELECT 1"))
+
     def migrate(self, schema_dir: Path | None = None) -> list[int]:
         """Apply pending schemas/clickhouse migrations; returns the versions applied now."""
         return self._call(lambda: migrations.migrate(self.client, schema_dir))

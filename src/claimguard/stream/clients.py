@@ -14,6 +14,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from claimguard.ops.connections import kafka_client_args
 from claimguard.stream.offsets import end_offsets
 
 log = logging.getLogger("claimguard.stream")
@@ -71,7 +72,11 @@ async def publish(
     Returns how many were acknowledged by the broker."""
     by_settlement = keys_by_settlement(lines)
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, linger_ms=2, max_batch_size=1 << 20, acks="all"
+        bootstrap_servers=bootstrap,
+        linger_ms=2,
+        max_batch_size=1 << 20,
+        acks="all",
+        **kafka_client_args(),
     )
     await producer.start()
     try:
@@ -95,7 +100,10 @@ async def publish(
 async def read_topic(bootstrap: str, topic: str, timeout: float = 30.0) -> list[Any]:
     """Every record of `topic` from the beginning up to its current end."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **kafka_client_args(),
     )
     await consumer.start()
     try:
@@ -135,8 +143,10 @@ async def group_lag(bootstrap: str, group: str, topic: str) -> int:
     count = await partition_count(bootstrap, topic)
     if count <= 0:
         raise LookupError(f"topic {topic} has no partitions")
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, **kafka_client_args()
+    )
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_client_args())
     await consumer.start()
     await admin.start()
     try:

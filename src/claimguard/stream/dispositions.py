@@ -21,6 +21,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from claimguard.model import Finding
+from claimguard.ops.connections import kafka_client_args
 from claimguard.store import Backoff, StoreError, StoreUnavailable, retrying_async
 from claimguard.store.dispositions import findings_of_events, rows_of, write_dispositions
 
@@ -43,6 +44,14 @@ class LockedSink:
         with self.lock:
             return int(self.sink.mark_reversed(settlement_ids))
 
+    def dead_letter(self, rejected: Sequence[Any]) -> int:
+        with self.lock:
+            return int(self.sink.dead_letter(rejected))
+
+    def ping(self) -> None:
+        with self.lock:
+            self.sink.ping()
+
     def findings_of_events(self, event_ids: Sequence[str]) -> dict[str, list[Finding]]:
         if self.reader is None:
             return {}
@@ -61,6 +70,7 @@ async def consume_dispositions(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         fetch_max_wait_ms=100,
+        **kafka_client_args(),
     )
     await consumer.start()
     try:

@@ -42,6 +42,10 @@ class OutageSwitch:
         self._check()
         return int(self.sink.dead_letter(rejected))
 
+    def ping(self) -> None:
+        self._check()
+        self.sink.ping()
+
 
 def with_outage_switch(sink: Any) -> Any:
     flag = os.environ.get(SWITCH_ENV)

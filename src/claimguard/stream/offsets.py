@@ -16,6 +16,8 @@ from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from claimguard.ops.connections import kafka_client_args
+
 
 async def end_offsets(
     bootstrap: str, partitions: Iterable[TopicPartition], timeout: float = 15.0
@@ -28,6 +30,7 @@ async def end_offsets(
         enable_auto_commit=False,
         fetch_max_wait_ms=10,
         max_partition_fetch_bytes=64 * 1024,
+        **kafka_client_args(),
     )
     await probe.start()
     try:

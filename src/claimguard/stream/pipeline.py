@@ -66,6 +66,11 @@ class Epoch:
     # repeated checks whose decision is no longer in memory: answered from the store
     # once this epoch (and so every earlier one) is stored
     lookups: list[Event] = field(default_factory=list)
+    # ops metrics: id(decision record) → its input's broker timestamp, until handed over;
+    # then the timestamps of decisions whose first send failed (timed when the flush has
+    # them acknowledged)
+    timed: dict[int, float] = field(default_factory=dict)
+    late: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.handed_over.set()
@@ -92,8 +97,10 @@ class Pipeline:
         urgent_flush_timeout: float = 10.0,
         stats: PipelineStats | None = None,
         recent: RecentDecisions | None = None,  # answers to repeated checks (serve)
+        metrics: Any = None,  # claimguard.ops.metrics.WorkerMetrics, for Prometheus
     ) -> None:
         self.engine = engine
+        self.metrics = metrics
         self.recent = recent
         self.store = store
         self.histories = histories
@@ -145,6 +152,7 @@ class Pipeline:
         epoch = self._open
         unacked = consumer._unacked_messages  # Faust's set of in-flight messages
         engine, histories, stats, recent = self.engine, self.histories, self.stats, self.recent
+        metrics = self.metrics
         sends: list[Record] = []
         for message in messages:
             unacked.add(message)
@@ -152,8 +160,12 @@ class Pipeline:
             try:
                 event, digest = decode_with_digest(message.value)
             except DecodeError as exc:
+                if metrics is not None:
+                    metrics.events["unreadable"] += 1
                 sends.append(self._dead_letter(message, exc.reason))
                 continue
+            if metrics is not None:
+                metrics.events[event.event_type] += 1
             person = engine.person_of(event) or _text(message.key)
             history = histories.get(person) if person else PatientHistory()
             try:
@@ -185,11 +197,18 @@ class Pipeline:
             epoch.writer.add(outcome.findings)
             epoch.writer.reverse(outcome.reversed_settlements)
             stats.findings += len(outcome.findings)
+            if metrics is not None:
+                for finding in outcome.findings:
+                    metrics.findings[(finding.violation, finding.action)] += 1
             decision = outcome.decision
             if decision is not None:
                 record = decision_record(self.topics.decisions, decision)
                 sends.append(record)
                 stats.decisions += 1
+                if metrics is not None:
+                    metrics.decisions[decision.verdict] += 1
+                    if message.timestamp:
+                        epoch.timed[id(record)] = message.timestamp
                 if recent is not None:
                     recent.remember(decision.event_id, record)
         stats.events += len(messages)
@@ -209,10 +228,29 @@ class Pipeline:
                     log.warning("handing %s to the producer failed: %r", record.topic, exc)
                     future = None  # the flush sends it again
                 epoch.sends.append((record, future))
+                if epoch.timed:
+                    self._time_decision(epoch, record, future)
         finally:
             epoch.handing_over -= 1
             if not epoch.handing_over:
                 epoch.handed_over.set()
+
+    def _time_decision(self, epoch: Epoch, record: Record, future: Any) -> None:
+        """Decision latency ends when the broker acknowledges the decision."""
+        timestamp = epoch.timed.pop(id(record), None)
+        if timestamp is None:
+            return
+        if future is None or not hasattr(future, "add_done_callback"):
+            epoch.late.append(timestamp)
+            return
+
+        def acked(done: Any) -> None:
+            if not done.cancelled() and done.exception() is None:
+                self.metrics.observe_decision(timestamp)
+            else:
+                epoch.late.append(timestamp)  # resent by the flush
+
+        future.add_done_callback(acked)
 
     def _dead_letter(self, message: Message, reason: str) -> Record:
         self.stats.dead_letters += 1
@@ -259,6 +297,10 @@ class Pipeline:
         started = time.perf_counter()
         await epoch.handed_over.wait()
         await self._await_all(epoch.sends)
+        if epoch.late and self.metrics is not None:
+            for timestamp in epoch.late:
+                self.metrics.observe_decision(timestamp)
+            epoch.late.clear()
         # Only an unavailable store is waited out; rows it refuses for good are dead-lettered.
         result = await retrying_async(
             epoch.writer.flush_isolating,
@@ -282,6 +324,8 @@ class Pipeline:
             consumer.ack(message)
         self.stats.flushes += 1
         self.stats.flush_seconds += time.perf_counter() - started
+        if self.metrics is not None:
+            self.metrics.last_flush = time.time()
 
     async def _reply_from_store(self, events: list[Event], recent: RecentDecisions) -> None:
         """Replies to repeated checks the worker no longer holds in memory (e.g. after a

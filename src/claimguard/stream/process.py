@@ -35,6 +35,9 @@ class WorkerProcess:
     group: str = "claimguard"
     log_path: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
+    # /metrics, /healthz, /readyz; 0 = off (several workers share a test machine)
+    metrics_port: int = 0
+    extra_args: list[str] = field(default_factory=list)
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _log: IO[bytes] | None = field(default=None, init=False, repr=False)
 
@@ -53,7 +56,7 @@ class WorkerProcess:
         ]
         if self.rules is not None:
             cmd += ["--rules", str(self.rules)]
-        return cmd
+        return [*cmd, "--metrics-port", str(self.metrics_port), *self.extra_args]
 
     def start(self) -> WorkerProcess:
         env = {**os.environ, **self.env}

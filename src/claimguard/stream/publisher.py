@@ -16,6 +16,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from claimguard.ops.connections import kafka_client_args
 from claimguard.stream.messages import Record
 
 
@@ -43,6 +44,7 @@ class Publisher:
                     request_timeout_ms=int(
                         os.environ.get("CLAIMGUARD_PRODUCER_REQUEST_TIMEOUT_MS", "30000")
                     ),
+                    **kafka_client_args(),
                 )
                 await producer.start()
                 self._producer = producer

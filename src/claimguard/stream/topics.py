@@ -6,6 +6,8 @@ import asyncio
 import os
 from dataclasses import dataclass
 
+from claimguard.ops.connections import kafka_client_args
+
 DEFAULT_PARTITIONS = 4
 
 
@@ -51,7 +53,11 @@ async def ensure_topics(
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     partitions = partitions or default_partitions()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap,
+        request_timeout_ms=int(timeout * 1000),
+        **kafka_client_args(),
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -78,7 +84,11 @@ async def partition_count(bootstrap: str, topic: str, timeout: float = 30.0) -> 
     automatic topic creation, Tansu included, create it on this metadata request)."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap,
+        request_timeout_ms=int(timeout * 1000),
+        **kafka_client_args(),
+    )
     await admin.start()
     try:
         described = await admin.describe_topics([topic])

@@ -20,6 +20,8 @@ import orjson
 
 from claimguard.engine import Engine
 from claimguard.knowledge import KnowledgeError
+from claimguard.ops.connections import faust_credentials, store_client_args
+from claimguard.ops.logs import faust_logging_config, setup_logging
 from claimguard.rules import PackError
 from claimguard.store import FindingStore, StoreError
 from claimguard.store.opening import DEFAULT_WAIT_SECONDS, StoreNeverOpens, open_within
@@ -53,7 +55,7 @@ def open_store(
     backoff, at most `wait_seconds`) while the store is unavailable."""
 
     def connect() -> FindingStore:
-        store = FindingStore.connect(target)
+        store = FindingStore.connect(target, **store_client_args(target))
         try:
             store.migrate()
             if region_parents:
@@ -82,6 +84,7 @@ def build_app(
     partitions: int,
     stats: PipelineStats | None = None,
     dispositions_store: Any = None,
+    metrics: Any = None,  # claimguard.ops.metrics.WorkerMetrics
 ) -> tuple[BatchingApp, Pipeline]:
     """The Faust app: the input topic on the batch path, the history table partitioned like
     it (Faust co-assigns topics with equal partition counts), and the pipeline."""
@@ -103,6 +106,7 @@ def build_app(
         broker_max_poll_records=settings.max_poll_records,
         consumer_max_fetch_size=8 * 1024 * 1024,
         stream_wait_empty=True,  # a rebalance waits for our unflushed events (see pipeline)
+        broker_credentials=faust_credentials(),  # TLS / SASL (ops/connections.py)
     )
     table = app.Table(
         settings.history_table,
@@ -129,6 +133,7 @@ def build_app(
         urgent_flush_timeout=settings.urgent_flush_timeout,
         stats=stats,
         recent=RecentDecisions(settings.topics.replies, settings.recent_decisions),
+        metrics=metrics,
     )
     app.batch_topic(settings.topics.events, pipeline.handle)
     gc_policy = GcPolicy()  # see gcpolicy.py: the collector off the decision path
@@ -217,13 +222,13 @@ def run_worker(
     rules: Path | None = None,
     group: str = "claimguard",
     store_wait: float = DEFAULT_WAIT_SECONDS,
+    metrics_port: int = 0,
+    log_format: str | None = None,
 ) -> int:
     settings = WorkerSettings(
         broker=broker, store=store, knowledge=Path(knowledge), rules=rules, group=group
     )
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(log_format)
     try:
         engine = Engine.load(settings.knowledge, settings.rules)
     except (KnowledgeError, PackError, OSError) as exc:
@@ -246,18 +251,47 @@ def run_worker(
     settings.datadir.mkdir(parents=True, exist_ok=True)
     asyncio.set_event_loop(asyncio.new_event_loop())
     stats = PipelineStats()
+    sink, metrics = with_outage_switch(finding_store), None
+    if metrics_port:
+        from claimguard.ops.metrics import WorkerMetrics
+        from claimguard.ops.store import MeasuredStore
+
+        metrics = WorkerMetrics()
+        sink = MeasuredStore(sink, metrics)
     app, pipeline = build_app(
         settings,
         engine,
-        with_outage_switch(finding_store),
+        sink,
         partitions,
         stats,
         dispositions_store=finding_store,
+        metrics=metrics,
     )
+    if metrics is not None:
+        from claimguard.ops.worker import instrument
+
+        try:
+            instrument(
+                app,
+                pipeline,
+                metrics,
+                settings.topics.events,
+                settings.knowledge,
+                settings.rules,
+                metrics_port,
+            )
+        except OSError as exc:
+            print(f"claimguard worker: metrics port {metrics_port}: {exc}", file=sys.stderr)
+            finding_store.close()
+            return EXIT_UNAVAILABLE
     quiet_client_logs()
     tune_gc()
     worker = BoundedWorker(
-        app, loglevel=settings.log_level, quiet=True, shutdown_timeout=shutdown_timeout()
+        app,
+        loglevel=settings.log_level,
+        quiet=True,
+        shutdown_timeout=shutdown_timeout(),
+        logging_config=faust_logging_config(log_format, settings.log_level),
     )
     try:
         worker.execute_from_commandline()

@@ -1,0 +1,96 @@
+"""Shared pieces of the ops tests (no tests here): one real broker + real worker that
+processed the contract sample with its metrics port on, and a /metrics parser."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from claimguard.engine import Engine
+from claimguard.replay import ReplaySession
+from claimguard.stream.clients import event_lines
+from claimguard.stream.process import WorkerProcess
+
+REPO = Path(__file__).resolve().parents[1]
+DEPLOY = REPO / "deploy"
+
+
+def get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
+            return int(answer.status), answer.read()
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.read()
+    except OSError:  # nothing listening yet
+        return 0, b""
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """(sample name, sorted labels) → value, from a /metrics page."""
+    found: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
+
+
+def metric_names(text: str) -> set[str]:
+    """Every sample name on the page (counters with their _total, histogram _bucket...)."""
+    return {name for name, _ in samples(text)}
+
+
+def by_label(page: dict[Any, float], name: str, *labels: str) -> dict[Any, float]:
+    out: dict[Any, float] = {}
+    for (sample, pairs), value in page.items():
+        if sample == name:
+            d = dict(pairs)
+            key = tuple(d.get(label, "") for label in labels)
+            out[key[0] if len(key) == 1 else key] = value
+    return out
+
+
+@dataclass
+class Expected:
+    """What the contract sample must count, computed by the engine run in order."""
+
+    lines: int
+    unreadable: int
+    event_types: Counter[str]
+    verdicts: Counter[str]
+    findings: Counter[tuple[str, str]]
+
+
+def expected_counts(sample: Path) -> Expected:
+    from claimguard.decode import DecodeError, decode_with_digest
+
+    lines = event_lines(sample / "events.jsonl")
+    session = ReplaySession(Engine.load(sample / "knowledge"))
+    types: Counter[str] = Counter()
+    verdicts: Counter[str] = Counter()
+    findings: Counter[tuple[str, str]] = Counter()
+    for line in lines:
+        try:
+            event, _ = decode_with_digest(line)
+            types[event.event_type] += 1
+        except DecodeError:
+            types["unreadable"] += 1
+        outcome = session.feed(line)
+        if outcome is None or outcome.duplicate or outcome.refused:
+            continue
+        for finding in outcome.findings:
+            findings[(finding.violation, finding.action)] += 1
+        if outcome.decision is not None:
+            verdicts[outcome.decision.verdict] += 1
+    return Expected(len(lines), types["unreadable"], types, verdicts, findings)
+
+
+def start_metrics_worker(scenario: Any, port: int, **env: str) -> WorkerProcess:
+    worker = scenario.worker(**env)
+    worker.metrics_port = port
+    return worker.start()
