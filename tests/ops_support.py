@@ -94,3 +94,18 @@ def start_metrics_worker(scenario: Any, port: int, **env: str) -> WorkerProcess:
     worker = scenario.worker(**env)
     worker.metrics_port = port
     return worker.start()
+
+
+def need_binary(name: str) -> str:
+    """A Debian `prometheus` package binary: required in CI (.ci/run installs it)."""
+    import os
+    import shutil
+
+    import pytest
+
+    found = shutil.which(name)
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{name} is required in CI (apt-get install prometheus)")
+        pytest.skip(f"{name} not installed (apt-get install prometheus)")
+    return found
