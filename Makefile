@@ -38,6 +38,7 @@ lint: $(STAMP)
 
 schemas: $(STAMP)
 	$(BIN)/claimguard schema --out schemas/json
+	$(BIN)/python -m claimguard.ops.generate  # deploy/: dashboard, PrometheusRule, cluster DDL
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/replay.py

@@ -109,3 +109,82 @@ def need_binary(name: str) -> str:
             pytest.fail(f"{name} is required in CI (apt-get install prometheus)")
         pytest.skip(f"{name} not installed (apt-get install prometheus)")
     return found
+
+
+class PrometheusServer:
+    """The real `prometheus` server (Debian package) on a random port, scraping `targets`
+    (job → host:port) every second and evaluating `rule_files` every second."""
+
+    def __init__(self, root: Path, targets: dict[str, str], rule_files: list[Path]) -> None:
+        import json
+
+        from claimguard.stream.broker import free_port
+
+        self.root = root
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": [str(p) for p in rule_files],
+            "scrape_configs": [
+                {"job_name": job, "static_configs": [{"targets": [target]}]}
+                for job, target in targets.items()
+            ],
+        }
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "prometheus.yml").write_text(json.dumps(config))  # JSON is YAML
+        self._proc: Any = None
+
+    def start(self, binary: str, wait: float = 30.0) -> PrometheusServer:
+        import subprocess
+        import time
+
+        self._log = open(self.root / "prometheus.log", "wb")  # noqa: SIM115
+        self._proc = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={self.root / 'prometheus.yml'}",
+                f"--storage.tsdb.path={self.root / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + wait
+        while get(self.url + "/-/ready")[0] != 200:
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"prometheus did not start: {self.log_text()[-2000:]}")
+            time.sleep(0.2)
+        return self
+
+    def log_text(self) -> str:
+        return (self.root / "prometheus.log").read_text(errors="replace")
+
+    def api(self, path: str, **params: str) -> Any:
+        import json
+        import urllib.parse
+
+        query = urllib.parse.urlencode(params)
+        status, body = get(f"{self.url}/api/v1/{path}" + (f"?{query}" if query else ""))
+        answer = json.loads(body) if body else {}
+        assert status == 200 and answer.get("status") == "success", (path, params, body[:500])
+        return answer["data"]
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        return list(self.api("query", query=expr)["result"])
+
+    def scalar(self, expr: str) -> float:
+        result = self.query(expr)
+        assert len(result) == 1, (expr, result)
+        return float(result[0]["value"][1])
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(20)
+            except Exception:
+                self._proc.kill()
+            self._proc = None
+            self._log.close()

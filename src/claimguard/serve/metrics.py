@@ -1,10 +1,15 @@
-"""The service's Prometheus metrics, in a registry of its own (one per service instance)."""
+"""The service's Prometheus metrics, in a registry of its own (one per service instance);
+names from claimguard/ops/names.py, shared with the alerts and the dashboard."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from claimguard.ops import names
 
 # Fine buckets below 100 ms: that is where the answer budget lives (p99 ≤ 50 ms at 500/s).
 LATENCY_BUCKETS = (
@@ -32,38 +37,56 @@ class ServeMetrics:
     def __post_init__(self) -> None:
         r = self.registry
         self.requests = Counter(
-            "claimguard_http_requests_total",
+            names.HTTP_REQUESTS,
             "HTTP requests answered, by path and status code",
             ["path", "code"],
             registry=r,
         )
         self.seconds = Histogram(
-            "claimguard_http_request_seconds",
+            names.HTTP_REQUEST_SECONDS,
             "Time from request received to answer written, by path",
             ["path"],
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
         self.unchecked = Counter(
-            "claimguard_unchecked_total",
+            names.UNCHECKED,
             "Events answered pass/unchecked (fail open): no decision within the deadline, "
             "or the broker unreachable",
             ["reason"],
             registry=r,
         )
         self.broker_up = Gauge(
-            "claimguard_serve_broker_up", "1 while the broker answers, else 0", registry=r
+            names.SERVE_BROKER_UP, "1 while the broker answers, else 0", registry=r
         )
         self.spooled = Gauge(
-            "claimguard_serve_spooled_events",
+            names.SERVE_SPOOLED,
             "Checked events waiting in memory for the broker to come back",
             registry=r,
         )
         self.dropped = Counter(
-            "claimguard_serve_dropped_total",
+            names.SERVE_DROPPED,
             "Events never published: the spool was full while the broker was away",
             registry=r,
         )
+
+        self.build = Gauge(
+            names.BUILD_INFO,
+            "Always 1: the version and rule-pack digest this process runs",
+            ["version", "rules_digest", "knowledge_digest"],
+            registry=r,
+        )
+
+    def set_build(self, rules: Path | None) -> None:
+        from claimguard.ops.metrics import tree_digest
+        from claimguard.rules.loader import default_rules_dir
+
+        try:
+            version = metadata.version("claimguard")
+        except metadata.PackageNotFoundError:
+            version = "unknown"
+        digest = tree_digest(rules or default_rules_dir(), (".yaml", ".yml"))
+        self.build.labels(version, digest, "none").set(1)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

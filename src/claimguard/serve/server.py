@@ -32,8 +32,11 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
-async def serve(broker: str, host: str, port: int, texts: RuleTexts) -> None:
+async def serve(
+    broker: str, host: str, port: int, texts: RuleTexts, rules: Path | None = None
+) -> None:
     metrics = ServeMetrics()
+    metrics.set_build(rules)
     # Tansu answers a fetch only when its max wait has passed (FACTS.md): the wait bounds
     # the time a decision sits on the broker, and every wait costs a fetch round trip.
     wait = int(os.environ.get("CLAIMGUARD_SERVE_FETCH_MAX_WAIT_MS", "5"))
@@ -78,5 +81,5 @@ def run_serve(
     except (ValueError, PackError, OSError) as exc:
         print(f"claimguard serve: refused: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    asyncio.run(serve(broker, host, port, texts))
+    asyncio.run(serve(broker, host, port, texts, rules))
     return 0
