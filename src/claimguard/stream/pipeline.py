@@ -172,10 +172,12 @@ class Pipeline:
                 outcome = engine.process(event, history, digest)
             except Exception as exc:  # a poison event must not stop the partition
                 # Not "unreadable": a valid event the engine failed on; re-drive after a fix.
-                log.exception("engine failed on a valid event at %s", _where(message))
+                log.exception(
+                    "engine failed on a valid event at %s", _where(message), extra=_ids(event)
+                )
                 stats.engine_errors += 1
                 reason = f"engine error on a valid event (re-drive after a fix): {exc!r}"
-                sends.append(self._dead_letter(message, reason))
+                sends.append(self._dead_letter(message, reason, event))
                 outcome = None
             if person:
                 histories.touched(person, message.partition)
@@ -183,7 +185,7 @@ class Pipeline:
                 continue
             if outcome.refused:
                 stats.refused += 1
-                sends.append(self._dead_letter(message, outcome.refused))
+                sends.append(self._dead_letter(message, outcome.refused, event))
                 continue
             if outcome.duplicate:
                 stats.duplicates += 1
@@ -252,9 +254,10 @@ class Pipeline:
 
         future.add_done_callback(acked)
 
-    def _dead_letter(self, message: Message, reason: str) -> Record:
+    def _dead_letter(self, message: Message, reason: str, event: Event | None = None) -> Record:
         self.stats.dead_letters += 1
-        log.warning("dead letter %s: %s", _where(message), reason)
+        # the ids go to structured logs (--log-format json) as fields
+        log.warning("dead letter %s: %s", _where(message), reason, extra=_ids(event))
         return dead_letter_record(
             self.topics.deadletter, message.key, message.value or b"", reason, _where(message)
         )
@@ -419,6 +422,12 @@ class Pipeline:
 
 def _text(key: bytes | None) -> str | None:
     return key.decode("utf-8", errors="replace") if key else None
+
+
+def _ids(event: Event | None) -> dict[str, str] | None:
+    if event is None:
+        return None
+    return {"event_id": event.event_id, "settlement_id": event.settlement_id}
 
 
 def _where(message: Message) -> str:
