@@ -19,6 +19,7 @@ import orjson
 import pytest
 
 from claimguard.serve.process import ServeProcess
+from claimguard.serve.stack import WORKER_READY as READY
 from claimguard.stream.broker import LocalBroker
 from claimguard.stream.clients import event_lines, read_topic, wait_for_lag_zero
 from claimguard.stream.process import WorkerProcess
@@ -26,7 +27,6 @@ from serve_support import post_sync
 from test_stream_support import Scenario, wait_until
 
 pytestmark = pytest.mark.integration
-READY = "[^Worker]: Ready"  # Faust's line once the worker has recovered and consumes
 
 
 class Stack:

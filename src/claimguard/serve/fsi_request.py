@@ -69,6 +69,24 @@ def beijing_time(value: str, where: str) -> str:
     return f"{text[:10]}T{text[11:]}+08:00"
 
 
+def _number(dto: dict[str, Any], name: str, where: str) -> int | float:
+    """A numeric field sent as a JSON number or as numeric text (national systems do both);
+    the event model is strict, so text is converted here, naming the field if it is not a
+    number."""
+    value = dto.get(name)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    text = _required(dto, name, where)
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise FsiError(f"{where}.{name}: must be a number, got {text!r}") from None
+
+
 def _optional_time(dto: dict[str, Any], name: str, where: str) -> str | None:
     value = _text(dto.get(name))
     return beijing_time(value, f"{where}.{name}") if value else None
@@ -106,13 +124,12 @@ def _items(orders: list[Any], where: str) -> tuple[list[dict[str, Any]], str | N
             "item_id": _required(order, "rx_id", here),
             "code": _required(order, "hilist_code", here),
             "kind": kind,
-            "quantity": _required(order, "cnt", here),
-            "unit_price": _required(order, "pric", here),
-            "amount": _required(order, "sumamt", here),
+            "quantity": _number(order, "cnt", here),
+            "unit_price": _number(order, "pric", here),
+            "amount": _number(order, "sumamt", here),
         }
-        days = _text(order.get("medc_days"))
-        if days is not None:
-            item["days"] = days
+        if _text(order.get("medc_days")) is not None:
+            item["days"] = _number(order, "medc_days", here)
         performed = _optional_time(order, "drord_begn_date", here)
         if performed is not None:
             item["performed_at"] = performed

@@ -16,7 +16,7 @@ from claimguard.serve.server import parse_listen
 from claimguard.stream.clients import event_lines
 from claimguard.stream.process import WorkerProcess
 
-WORKER_READY = "[^Worker]: Ready"  # Faust's line once recovery is done
+WORKER_READY = "Worker]: Ready"  # Faust's "[^BoundedWorker]: Ready" once recovery is done
 
 
 def example_check(lines: list[bytes]) -> dict[str, Any]:
