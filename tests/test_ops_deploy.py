@@ -75,7 +75,8 @@ def test_prometheusrule_is_alerts_yml() -> None:
 
 
 def test_cluster_ddl_parses_and_is_replicated(tmp_path: Path) -> None:
-    import chdb
+    import subprocess
+    import sys
 
     statements = [
         s
@@ -83,9 +84,22 @@ def test_cluster_ddl_parses_and_is_replicated(tmp_path: Path) -> None:
         for s in split_statements(path.read_text())
         if s.strip()
     ]
-    for statement in statements:
-        quoted = statement.replace("\\", "\\\\").replace("'", "\\'")
-        chdb.query(f"SELECT formatQuery('{quoted}')")  # raises on a syntax error
+    # ClickHouse's own parser (chdb's formatQuery), in a child: a process hosts one chdb
+    # engine, and other tests of this session may own a store directory
+    (tmp_path / "ddl.json").write_text(json.dumps(statements))
+    check = (
+        "import json, sys, chdb\n"
+        "for s in json.load(open(sys.argv[1])):\n"
+        "    q = s.replace('\\\\', '\\\\\\\\').replace(\"'\", \"\\\\'\")\n"
+        "    chdb.query(f\"SELECT formatQuery('{q}')\")\n"
+        "print('parsed', len(json.load(open(sys.argv[1]))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", check, str(tmp_path / "ddl.json")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == f"parsed {len(statements)}"
     text = "\n".join(statements)
     assert "ReplicatedReplacingMergeTree" in text
     assert "ENGINE = Distributed('{cluster}', claimguard, findings_local" in text

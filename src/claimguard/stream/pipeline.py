@@ -38,7 +38,15 @@ from faust.types import Message
 from claimguard.decode import DecodeError, decode_with_digest
 from claimguard.engine import Engine, PatientHistory
 from claimguard.model import Event
-from claimguard.store import Backoff, BatchWriter, StoreError, StoreUnavailable, retrying_async
+from claimguard.store import (
+    Backoff,
+    BatchWriter,
+    Flushed,
+    StoreError,
+    StoreUnavailable,
+    retrying_async,
+)
+from claimguard.store.isolation import StoreRefusesEverything
 from claimguard.stream.histories import HistoryCache, Snapshot
 from claimguard.stream.messages import Record, dead_letter_record, decision_record
 from claimguard.stream.replies import RecentDecisions
@@ -306,7 +314,7 @@ class Pipeline:
             epoch.late.clear()
         # Only an unavailable store is waited out; rows it refuses for good are dead-lettered.
         result = await retrying_async(
-            epoch.writer.flush_isolating,
+            lambda: self._write(epoch),
             what="store write",
             backoff=Backoff(0.1, 5.0),
             retry_on=(StoreUnavailable,),
@@ -329,6 +337,17 @@ class Pipeline:
         self.stats.flush_seconds += time.perf_counter() - started
         if self.metrics is not None:
             self.metrics.last_flush = time.time()
+
+    def _write(self, epoch: Epoch) -> Flushed:
+        try:
+            return epoch.writer.flush_isolating()
+        except StoreRefusesEverything:
+            # a store refusing every row is retried like an unavailable one: count it so
+            # (each store call alone failed for good and was not counted as a failure)
+            if self.metrics is not None:
+                self.metrics.store_write_failures += 1
+                self.metrics.store_up = False
+            raise
 
     async def _reply_from_store(self, events: list[Event], recent: RecentDecisions) -> None:
         """Replies to repeated checks the worker no longer holds in memory (e.g. after a
