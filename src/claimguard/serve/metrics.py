@@ -4,10 +4,16 @@ names from claimguard/ops/names.py, shared with the alerts and the dashboard."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
 from claimguard.ops import names
 
@@ -78,15 +84,13 @@ class ServeMetrics:
         )
 
     def set_build(self, rules: Path | None) -> None:
-        from claimguard.ops.metrics import tree_digest
+        from claimguard.ops.build import tree_digest, version
         from claimguard.rules.loader import default_rules_dir
 
-        try:
-            version = metadata.version("claimguard")
-        except metadata.PackageNotFoundError:
-            version = "unknown"
         digest = tree_digest(rules or default_rules_dir(), (".yaml", ".yml"))
-        self.build.labels(version, digest, "none").set(1)
+        self.build.labels(version(), digest, "none").set(1)
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        # plus the process-wide default registry: process metrics, and any metric another
+        # module defines there (e.g. rule reloads)
+        return generate_latest(self.registry) + generate_latest(REGISTRY)
