@@ -74,8 +74,26 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         self.seeks += 1
         try:
             await super().perform_seek()
+            await self._rewind_uncommitted()
         finally:
             self.seeks += 1
+
+    async def _rewind_uncommitted(self) -> None:
+        """aiokafka's `seek_to_committed` moves only partitions committed past offset 0; a
+        partition never committed keeps its fetch position. Records fetched across the seek
+        are dropped (above), so such a partition must be rewound too, or the dropped records
+        are never read again and its lag never reaches zero (seen after a restart whose
+        predecessor had committed some partitions but not all)."""
+        app = cast(BatchingApp, self.app)
+        if app.conf.consumer_auto_offset_reset != "earliest":
+            return
+        uncommitted = [
+            TopicPartition(tp.topic, tp.partition)
+            for tp in self.assignment()
+            if tp.topic in app.batch_handlers and not self._committed_offset.get(tp)
+        ]
+        if uncommitted:
+            await self._thread.seek_to_beginning(*uncommitted)
 
     def fetched_since(self, mark: int) -> bool:
         """Whether records fetched when `seeks` was `mark` are still to be used."""
