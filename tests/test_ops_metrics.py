@@ -3,10 +3,12 @@ that processed the contract sample: every counter is exact."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 
 from claimguard.ops import names
@@ -27,7 +29,10 @@ def worker_page(
     url = f"http://127.0.0.1:{port}"
     with LocalBroker(log_dir=root / "broker") as broker:
         scenario = Scenario(broker, root, "opsmetrics", sample_dir / "knowledge")
-        worker = start_metrics_worker(scenario, port)
+        # the fault switch (stream/faults.py): the store is "down" while this file exists
+        worker = start_metrics_worker(
+            scenario, port, CLAIMGUARD_FAULT_STORE_DOWN=str(root / "down")
+        )
         try:
             deadline = time.monotonic() + 90
             while get(url + "/readyz")[0] != 200:  # partitions assigned, store answers
@@ -40,6 +45,7 @@ def worker_page(
             status, body = get(url + "/metrics")
             assert status == 200
             yield url, scenario, body.decode()
+            assert worker.running, worker.log_text()[-3000:]
         finally:
             worker.stop()
 
@@ -108,3 +114,70 @@ def test_health_and_readiness(worker_page: tuple[str, Scenario, str]) -> None:
     status, body = get(url + "/readyz")
     assert status == 200 and b'"assigned_partitions": 4' in body
     assert get(url + "/nothing")[0] == 404
+
+
+def test_store_outage_fails_readiness_and_counts_failures(
+    worker_page: tuple[str, Scenario, str], sample_dir: Path
+) -> None:
+    """Runs last: the store goes down, /readyz says so and the failed writes are counted;
+    it comes back, the worker is ready again and the event is stored and committed."""
+    url, scenario, _ = worker_page
+    flag = scenario.root / "down"
+    flag.touch()
+    try:
+        wait_status(url + "/readyz", 503, 30)
+        assert get(url + "/healthz")[0] == 200  # alive: not a reason to restart it
+        event = next(e for e in map(decoded, event_lines(sample_dir / "events.jsonl")) if e)
+        event.update(event_id="ops-outage-1", settlement_id="ops-outage-S1")
+        scenario.publish([orjson.dumps(event)])
+
+        def failures() -> float:
+            return samples(get(url + "/metrics")[1].decode())[(names.STORE_WRITE_FAILURES, ())]
+
+        deadline = time.monotonic() + 30
+        while failures() < 1:
+            assert time.monotonic() < deadline, "no store failure counted"
+            time.sleep(0.3)
+        assert scenario.lag() == 1  # nothing committed while the store is down
+    finally:
+        flag.unlink()
+    wait_status(url + "/readyz", 200, 30)
+    scenario.wait_drained()
+    page = samples(get(url + "/metrics")[1].decode())
+    assert page[(names.STORE_UP, ())] == 1
+    assert sum(by_label(page, names.EVENTS, "event_type").values()) == 723
+
+
+def test_a_taken_metrics_port_refuses_to_start(
+    worker_page: tuple[str, Scenario, str], claimguard_cli: list[str], tmp_path: Path
+) -> None:
+    import subprocess
+
+    url, scenario, _ = worker_page
+    port = url.rsplit(":", 1)[1]
+    done = subprocess.run(
+        [*claimguard_cli, "worker", "--broker", scenario.broker.url, "--store",
+         f"chdb://{tmp_path / 'store'}", "--knowledge", str(scenario.knowledge),
+         "--group", "ops-port-clash", "--metrics-port", port],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "CLAIMGUARD_WORKER_DIR": str(tmp_path / "faust")},
+    )  # fmt: skip
+    assert done.returncode == 69, done.stderr[-2000:]
+    assert f"claimguard worker: metrics port {port}:" in done.stderr
+
+
+def wait_status(url: str, status: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while get(url)[0] != status:
+        assert time.monotonic() < deadline, f"{url} never answered {status}"
+        time.sleep(0.3)
+
+
+def decoded(line: bytes) -> dict | None:  # type: ignore[type-arg]
+    from claimguard.decode import DecodeError, decode_with_digest
+
+    try:
+        event, _ = decode_with_digest(line)
+    except DecodeError:
+        return None
+    return dict(orjson.loads(line)) if event.event_type == "settle" else None
