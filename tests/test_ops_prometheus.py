@@ -152,8 +152,8 @@ def test_every_rule_evaluates_without_error(stack: Stack) -> None:
     # pending outside a test's control only when there is no input, which is not the case)
     firing = [a for a in prom.api("alerts")["alerts"] if a["state"] == "firing"]
     assert [a["labels"]["alertname"] for a in firing] == []
-    # the recording rule has a value per violation that held
-    assert prom.query("claimguard:hold_rate:ratio30m")
+    # the recording rule has a value per violation that held (from its next evaluation)
+    wait_for(lambda: bool(prom.query("claimguard:hold_rate:ratio30m")), 30, "hold rates")
 
 
 def grafana_to_promql(expr: str) -> str:
