@@ -10,6 +10,7 @@ import base64
 import contextlib
 import os
 import shutil
+import ssl
 import subprocess
 import threading
 import time
@@ -60,7 +61,8 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     cert, key = root / "cert.pem", root / "key.pem"
     subprocess.run(
         [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
-         "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1"],
+         "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
         check=True,
         capture_output=True,
     )  # fmt: skip
@@ -185,8 +187,9 @@ def test_secret_is_masked_and_settings_refuse_what_cannot_work(
         "CLAIMGUARD_STORE_USER": "claimguard",
         "CLAIMGUARD_STORE_PASSWORD_FILE": str(password_file),
     }
-    args = store_client_args("https://ch:8443", Connections.from_env(env))
-    assert args == {"username": "claimguard", "password": PASSWORD}
+    args = store_client_args("https://ch:9440", Connections.from_env(env))
+    assert args == {"secure": True, "username": "claimguard", "password": PASSWORD}
+    assert "secure" not in store_client_args("http://ch:8123", Connections.from_env(env))
     assert store_client_args("chdb:///data/x", Connections.from_env(env)) == {}
 
 
@@ -196,7 +199,7 @@ def test_secret_is_masked_and_settings_refuse_what_cannot_work(
 class FakeClickHouse(ThreadingHTTPServer):
     """Answers every request 516 (authentication failed) and records the credentials."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: tuple[Path, Path] | None = None) -> None:
         self.seen: list[dict[str, str]] = []
         server = self
 
@@ -216,6 +219,10 @@ class FakeClickHouse(ThreadingHTTPServer):
                 pass
 
         super().__init__(("127.0.0.1", 0), Handler)
+        if tls is not None:  # https, with the test CA's certificate
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(tls[0]), str(tls[1]))
+            self.socket = context.wrap_socket(self.socket, server_side=True)
         self.port = self.server_address[1]
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
@@ -322,3 +329,36 @@ def test_unusable_settings_exit_2_naming_the_setting(
         {},
     )  # fmt: skip
     assert code == 2 and "kafka-sasl-password-file: cannot read /nonexistent/pw" in out
+
+
+def test_https_store_verified_by_the_ca_file(
+    claimguard_cli: list[str],
+    password_file: Path,
+    sample_dir: Path,
+    tmp_path: Path,
+    tls_files: tuple[Path, Path],
+) -> None:
+    def worker(server: FakeClickHouse, *extra: str) -> tuple[int, str, list[str]]:
+        return run_cli(
+            claimguard_cli,
+            ["worker", "--store", f"https://127.0.0.1:{server.port}", "--store-user",
+             "claimguard", "--store-password-file", str(password_file), "--knowledge",
+             str(sample_dir / "knowledge"), "--store-wait", "1", "--metrics-port", "0", *extra],
+            {"CLAIMGUARD_WORKER_DIR": str(tmp_path / "w")},
+        )  # fmt: skip
+
+    trusted = FakeClickHouse(tls=tls_files)
+    try:
+        code, out, argvs = worker(trusted, "--store-ca-file", str(tls_files[0]))
+    finally:
+        trusted.shutdown()
+    assert ("claimguard", PASSWORD) in trusted.credentials()  # over TLS, certificate verified
+    assert code in (2, 69) and PASSWORD not in out and not any(PASSWORD in a for a in argvs)
+    unknown = FakeClickHouse(tls=tls_files)
+    try:
+        code, out, _ = worker(unknown)  # no CA file: the self-signed certificate is refused
+    finally:
+        unknown.shutdown()
+    assert unknown.credentials() == set()  # nothing sent to an unverified server
+    assert code in (2, 69) and "certificate verify failed" in out.lower(), out[-2000:]
+    assert PASSWORD not in out

@@ -200,7 +200,7 @@ def store_client_args(target: str, connections: Connections | None = None) -> di
     """Keyword arguments for clickhouse_connect.get_client on a server target."""
     c = connections or current()
     parts = urlsplit(target)
-    if parts.scheme not in ("http", "https"):
+    if parts.scheme not in ("http", "https", "clickhouse+http", "clickhouse+https"):
         return {}
     if parts.password:
         raise ConfigError(
@@ -208,6 +208,10 @@ def store_client_args(target: str, connections: Connections | None = None) -> di
             "in ps and logs; use --store-password-file"
         )
     args: dict[str, Any] = {}
+    if parts.scheme.endswith("https"):
+        # clickhouse-connect 1.12 takes TLS from the DSN's port (443/8443) only: an https
+        # target on another port would silently go out as plain http, password included
+        args["secure"] = True
     if c.store_user:
         args["username"] = c.store_user
     if c.store_password is not None:
