@@ -18,6 +18,7 @@ def _replay(args: argparse.Namespace) -> int:
         out=args.out,
         rules=args.rules,
         dead_letter=args.dead_letter,
+        store=args.store,
     )
 
 
@@ -92,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="findings as JSON lines")
     p.add_argument("--rules", type=Path, default=None, help="rule packs (default: built-in)")
     p.add_argument("--dead-letter", type=Path, default=None, help="where broken lines go")
+    p.add_argument(
+        "--store", default=None, help="also write findings and archive events to this store"
+    )
     p.set_defaults(func=_replay)
 
     rules = sub.add_parser("rules", help="rule-pack tools").add_subparsers(dest="rules_cmd")

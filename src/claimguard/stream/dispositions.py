@@ -43,6 +43,10 @@ class LockedSink:
         with self.lock:
             return int(self.sink.mark_reversed(settlement_ids))
 
+    def archive_events(self, rows: Sequence[list[Any]]) -> int:
+        with self.lock:
+            return int(self.sink.archive_events(rows))
+
     def findings_of_events(self, event_ids: Sequence[str]) -> dict[str, list[Finding]]:
         if self.reader is None:
             return {}

@@ -42,6 +42,10 @@ class OutageSwitch:
         self._check()
         return int(self.sink.dead_letter(rejected))
 
+    def archive_events(self, rows: Sequence[Any]) -> int:
+        self._check()
+        return int(self.sink.archive_events(rows))
+
 
 def with_outage_switch(sink: Any) -> Any:
     flag = os.environ.get(SWITCH_ENV)

@@ -27,6 +27,7 @@ Decisions of such events can be published twice: consumers dedupe by event_id.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -35,6 +36,7 @@ from typing import Any
 
 from faust.types import Message
 
+from claimguard.archive.events import event_row
 from claimguard.decode import DecodeError, decode_with_digest
 from claimguard.engine import Engine, PatientHistory
 from claimguard.model import Event
@@ -66,6 +68,8 @@ class Epoch:
     # repeated checks whose decision is no longer in memory: answered from the store
     # once this epoch (and so every earlier one) is stored
     lookups: list[Event] = field(default_factory=list)
+    # rows for the event archive (claimguard.events): every valid event accepted
+    archive: list[list[Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.handed_over.set()
@@ -146,6 +150,7 @@ class Pipeline:
         unacked = consumer._unacked_messages  # Faust's set of in-flight messages
         engine, histories, stats, recent = self.engine, self.histories, self.stats, self.recent
         sends: list[Record] = []
+        archive_now = dt.datetime.now(dt.UTC)
         for message in messages:
             unacked.add(message)
             epoch.messages.append(message)
@@ -167,6 +172,8 @@ class Pipeline:
                 outcome = None
             if person:
                 histories.touched(person, message.partition)
+            if outcome is None or not outcome.refused:
+                epoch.archive.append(event_row(event, message.value, message.offset, archive_now))
             if outcome is None:
                 continue
             if outcome.refused:
@@ -259,6 +266,8 @@ class Pipeline:
         started = time.perf_counter()
         await epoch.handed_over.wait()
         await self._await_all(epoch.sends)
+        if epoch.archive:
+            await self._archive(epoch.archive)
         # Only an unavailable store is waited out; rows it refuses for good are dead-lettered.
         result = await retrying_async(
             epoch.writer.flush_isolating,
@@ -282,6 +291,29 @@ class Pipeline:
             consumer.ack(message)
         self.stats.flushes += 1
         self.stats.flush_seconds += time.perf_counter() - started
+
+    async def _archive(self, rows: list[list[Any]]) -> None:
+        """The epoch's events into the archive, under the same lock and retry as the
+        findings: an unavailable store is waited out; a refusal for good is logged with
+        every event_id (the events stay on the input topic) and the stream goes on."""
+        archive = getattr(self.store, "archive_events", None)
+        if archive is None:
+            return
+        try:
+            self.stats.archived += await retrying_async(
+                lambda: archive(rows),
+                what="event archive",
+                backoff=Backoff(0.1, 5.0),
+                retry_on=(StoreUnavailable,),
+            )
+        except StoreError as exc:
+            self.stats.archive_refused += len(rows)
+            log.error(
+                "event archive refused %d events (%r); not archived: %s",
+                len(rows),
+                exc,
+                " ".join(str(row[0]) for row in rows),
+            )
 
     async def _reply_from_store(self, events: list[Event], recent: RecentDecisions) -> None:
         """Replies to repeated checks the worker no longer holds in memory (e.g. after a

@@ -56,6 +56,7 @@ def open_store(
         store = FindingStore.connect(target)
         try:
             store.migrate()
+            store.apply_event_retention()  # $CLAIMGUARD_EVENT_RETENTION_DAYS, if set
             if region_parents:
                 store.load_regions(region_parents)
         except BaseException:
