@@ -148,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_demo)
 
+    from claimguard.backtest.cli import add_parser as add_backtest
+
+    add_backtest(sub)
+
     p = sub.add_parser("schema", help="write the JSON Schemas generated from the models")
     p.add_argument("--out", type=Path, default=Path("schemas/json"))
     p.set_defaults(func=_schema)
