@@ -113,6 +113,11 @@ def test_backtest_reports_exactly_the_findings_that_change(
         assert row["candidate_hits"] == sum(1 for r, _ in after.values() if r == rid), rid
         assert row["new"] == sum(1 for r in want_new.values() if r == rid)
         assert row["lost"] == sum(1 for r in want_lost.values() if r == rid)
+    full = _backtest(claimguard_cli, archived[1], candidate, knowledge, "--format", "json",
+                     "--examples", "1000", "--full")  # fmt: skip
+    full_rows = [orjson.loads(line) for line in full.splitlines()]
+    assert full_rows[:-1] == rows  # running only the differing rules changes nothing
+    assert full_rows[-1]["verdict_changes"] == summary["verdict_changes"]
     changed = {r["rule_id"] for r in rows if r["status"] == "changed"}
     assert changed == {
         "authenticity.multi-institution-same-day",

@@ -56,6 +56,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--out", type=Path, default=None, help="write the report here (default stdout)")
     p.add_argument("--examples", type=int, default=5, help="new/lost examples per rule")
     p.add_argument("--all", action="store_true", help="list unchanged rules too (table)")
+    p.add_argument(
+        "--full", action="store_true", help="run both sets whole, not only the rules that differ"
+    )
     p.set_defaults(func=_main)
 
 
@@ -83,7 +86,7 @@ def _main(args: argparse.Namespace) -> int:
         return EXIT_UNAVAILABLE
     try:
         events = read_window(store.client, start - lead_in, end, args.region)
-        run = run_backtest(kb, baseline, candidate, events, start, end)
+        run = run_backtest(kb, baseline, candidate, events, start, end, args.full)
         worked, source = worked_cases(store)
     except Exception as exc:
         print(f"claimguard backtest: store {args.store}: {exc}", file=sys.stderr)

@@ -93,8 +93,8 @@ def compare(
     worked: dict[str, bool] | None = None,  # finding_id → confirmed (True) / dismissed
 ) -> list[RuleDelta]:
     base, cand = run.baseline.findings, run.candidate.findings
-    base_rules = {r.id: r for r in run.baseline.engine.ruleset.rules}
-    cand_rules = {r.id: r for r in run.candidate.engine.ruleset.rules}
+    base_rules = {r.id: r for r in run.baseline_set.rules}
+    cand_rules = {r.id: r for r in run.candidate_set.rules}
     by_rule: dict[str, tuple[set[str], set[str]]] = {
         rid: (set(), set()) for rid in sorted(set(base_rules) | set(cand_rules))
     }
@@ -151,8 +151,8 @@ def summarize(run: BacktestRun, region: str | None, source: str | None) -> Summa
         verdict_changes=dict(sorted(changes.items())),
         baseline_findings=len(run.baseline.findings),
         candidate_findings=len(run.candidate.findings),
-        baseline_digest=run.baseline.engine.ruleset.digest,
-        candidate_digest=run.candidate.engine.ruleset.digest,
+        baseline_digest=run.baseline_set.digest,
+        candidate_digest=run.candidate_set.digest,
         start=run.start.isoformat(),
         end=run.end.isoformat(),
         region=region,

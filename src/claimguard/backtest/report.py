@@ -118,7 +118,7 @@ def html_report(deltas: list[RuleDelta], summary: Summary, title: str = "") -> s
     for d in deltas:
         if not (d.new_examples or d.lost_examples):
             continue
-        out.append(f"<h2 id=\"{e(d.rule_id)}\">{e(d.rule_id)}</h2>")
+        out.append(f'<h2 id="{e(d.rule_id)}">{e(d.rule_id)}</h2>')
         for label, examples, total in (
             ("new", d.new_examples, d.new),
             ("lost", d.lost_examples, d.lost),
@@ -131,12 +131,7 @@ def html_report(deltas: list[RuleDelta], summary: Summary, title: str = "") -> s
                        "<th>institution</th><th>message</th></tr>")  # fmt: skip
             for ex in examples:
                 out.append(
-                    "<tr>"
-                    + "".join(
-                        f"<td>{e(str(ex[k]))}</td>"
-                        for k in EXAMPLE_KEYS
-                    )
-                    + "</tr>"
+                    "<tr>" + "".join(f"<td>{e(str(ex[k]))}</td>" for k in EXAMPLE_KEYS) + "</tr>"
                 )
             out.append("</table></details>")
     out.append("</body></html>")
