@@ -52,6 +52,7 @@ def _worker(args: argparse.Namespace) -> int:
         rules=args.rules,
         group=args.group,
         store_wait=args.store_wait,
+        watch_rules=args.watch_rules,
     )
 
 
@@ -106,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = rules.add_parser("test", help="run the test cases beside the rules")
     p.add_argument("dir", type=Path, nargs="?", default=None)
     p.set_defaults(func=_rules_test)
+    from claimguard.lifecycle.diff import add_parser as add_rules_diff
+
+    add_rules_diff(rules)
 
     p = sub.add_parser("synth", help="synthetic knowledge and events with injected violations")
     p.add_argument("--out", type=Path, required=True)
@@ -125,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=60.0,
         metavar="SECONDS",
         help="how long to wait at start-up for an unavailable store (default 60)",
+    )
+    p.add_argument(
+        "--watch-rules",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="reload packs and knowledge when their files change (polled; SIGHUP always works)",
     )
     p.set_defaults(func=_worker)
 

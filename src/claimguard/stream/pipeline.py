@@ -114,6 +114,9 @@ class Pipeline:
         self._inflight_epoch: Epoch | None = None
         self._rotating = asyncio.Lock()
         self._urgent_since: float | None = None
+        # a reloaded engine waiting for the boundary between two chunks (lifecycle/reload.py)
+        self._next_engine: Engine | None = None
+        self._in_chunk = False
 
     def _new_epoch(self) -> Epoch:
         return Epoch(BatchWriter(self.store, max_rows=self.flush_findings))
@@ -139,10 +142,27 @@ class Pipeline:
                     or not consumer.fetched_since(seek_mark)
                 ):
                     return  # the rest is re-read after the rebalance or seek
-            await self._evaluate(current[start : start + CHUNK], consumer)
+            self._apply_next_engine()
+            self._in_chunk = True
+            try:
+                await self._evaluate(current[start : start + CHUNK], consumer)
+            finally:
+                self._in_chunk = False
         self.stats.batches += 1
         if self._due(self._open):
             await self.rotate()
+
+    def swap_engine(self, engine: Engine, digest: str = "") -> None:
+        """Use `engine` from the next chunk of events on (at once when none is running):
+        every event is evaluated by exactly one rule set, never half by each."""
+        self._next_engine = engine
+        if not self._in_chunk:
+            self._apply_next_engine()
+
+    def _apply_next_engine(self) -> None:
+        if self._next_engine is not None:
+            self.engine, self._next_engine = self._next_engine, None
+            self.stats.rule_reloads += 1
 
     async def _evaluate(self, messages: list[Message], consumer: Any) -> None:
         started = time.perf_counter()

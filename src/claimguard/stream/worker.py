@@ -11,6 +11,7 @@ import asyncio
 import gc
 import logging
 import os
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -20,6 +21,7 @@ import orjson
 
 from claimguard.engine import Engine
 from claimguard.knowledge import KnowledgeError
+from claimguard.lifecycle.worker import install_reload
 from claimguard.rules import PackError
 from claimguard.store import FindingStore, StoreError
 from claimguard.store.opening import DEFAULT_WAIT_SECONDS, StoreNeverOpens, open_within
@@ -83,6 +85,7 @@ def build_app(
     partitions: int,
     stats: PipelineStats | None = None,
     dispositions_store: Any = None,
+    watch_rules: float = 0.0,
 ) -> tuple[BatchingApp, Pipeline]:
     """The Faust app: the input topic on the batch path, the history table partitioned like
     it (Faust co-assigns topics with equal partition counts), and the pipeline."""
@@ -132,6 +135,7 @@ def build_app(
         recent=RecentDecisions(settings.topics.replies, settings.recent_decisions),
     )
     app.batch_topic(settings.topics.events, pipeline.handle)
+    install_reload(app, pipeline, settings, dispositions_store, store_lock, watch_rules)
     gc_policy = GcPolicy()  # see gcpolicy.py: the collector off the decision path
 
     if dispositions_store is not None:
@@ -218,7 +222,11 @@ def run_worker(
     rules: Path | None = None,
     group: str = "claimguard",
     store_wait: float = DEFAULT_WAIT_SECONDS,
+    watch_rules: float = 0.0,
 ) -> int:
+    # A SIGHUP before the reload handler is installed must not end the worker (its default
+    # action); the files are read at start anyway.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     settings = WorkerSettings(
         broker=broker, store=store, knowledge=Path(knowledge), rules=rules, group=group
     )
@@ -254,6 +262,7 @@ def run_worker(
         partitions,
         stats,
         dispositions_store=finding_store,
+        watch_rules=watch_rules,
     )
     quiet_client_logs()
     tune_gc()
