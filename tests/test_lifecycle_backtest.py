@@ -5,6 +5,7 @@ replaying the same events (in the archive's event order) through both packs."""
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -172,3 +173,42 @@ def test_html_report_is_self_contained(
     assert "<script" not in page and "http://" not in page and "https://" not in page
     table = _backtest(claimguard_cli, archived[1], candidate, sample_dir / "knowledge")
     assert "authenticity.multi-institution-same-day" in table and "lost" in table
+
+
+def test_precision_from_worked_cases(
+    archived: tuple[Path, str], candidate: Path, sample_dir: Path, claimguard_cli: list[str]
+) -> None:
+    """Where cases were worked to a verdict (issue 10's claimguard.case_events), each rule
+    reports the precision its findings had before and would have after."""
+    root = archived[0]
+    shutil.copytree(root / "store", root / "store-cases", symlinks=True)  # as cp -a
+    store = f"chdb://{root / 'store-cases'}"
+    knowledge = sample_dir / "knowledge"
+
+    def rows() -> dict[str, dict]:
+        out = _backtest(claimguard_cli, store, candidate, knowledge, "--format", "json",
+                        "--examples", "100")  # fmt: skip
+        return {r["rule_id"]: r for r in map(orjson.loads, out.splitlines()) if "rule_id" in r}
+
+    before = rows()
+    assert before["authenticity.split-hospitalization"]["baseline_precision"] is None
+    lost = [x["finding_id"] for x in before["authenticity.split-hospitalization"]["lost_examples"]]
+    new = [
+        x["finding_id"] for x in before["authenticity.multi-institution-same-day"]["new_examples"]
+    ]
+    assert len(lost) == 2 and new
+    verdicts = [(lost[0], "confirmed"), (lost[1], "dismissed"), (new[0], "dismissed")]
+    query_store(
+        store,
+        "CREATE TABLE claimguard.case_events (finding_id String, at DateTime64(6), "
+        "to_status LowCardinality(String)) ENGINE = MergeTree ORDER BY (finding_id, at)",
+    )
+    values = ", ".join(f"('{fid}', now64(6), '{status}')" for fid, status in verdicts)
+    query_store(store, f"INSERT INTO claimguard.case_events VALUES ('{lost[0]}', "
+                       f"now64(6) - 60, 'verifying'), {values}")  # fmt: skip
+    after = rows()
+    split = after["authenticity.split-hospitalization"]
+    assert (split["baseline_precision"], split["candidate_precision"]) == (0.5, None)
+    multi = after["authenticity.multi-institution-same-day"]
+    assert (multi["baseline_precision"], multi["candidate_precision"]) == (None, 0.0)
+    assert multi["worked_cases"] == 1
