@@ -42,6 +42,12 @@ def candidate(archived: tuple[Path, str]) -> Path:
     rules = copy_rules(archived[0] / "candidate")
     edit(rules / "authenticity" / "visits.yaml", "min_institutions: 3", "min_institutions: 2")
     edit(rules / "authenticity" / "stays.yaml", "max_gap_days: 15", "max_gap_days: 5")
+    # a hold rule limited to a region no event comes from: holds and alerts go to pass
+    edit(
+        rules / "policy" / "agreement.yaml",
+        "    when: inst == null",
+        '    regions: ["99"]\n    when: inst == null',
+    )
     return rules
 
 
@@ -62,6 +68,16 @@ def _replayed(knowledge: Path, rules: Path, lines: list[bytes]) -> dict[str, tup
     session = ReplaySession(Engine.load(knowledge, rules))
     session.run(lines)
     return {fid: (f.rule_id, f.action) for fid, f in session.findings.items()}
+
+
+def _verdicts(knowledge: Path, rules: Path, lines: list[bytes]) -> dict[str, str]:
+    session = ReplaySession(Engine.load(knowledge, rules))
+    out = {}
+    for line in lines:
+        outcome = session.feed(line)
+        if outcome is not None and outcome.decision is not None:
+            out[outcome.decision.event_id] = outcome.decision.verdict
+    return out
 
 
 def _backtest(cli: list[str], store: str, rules: Path, knowledge: Path, *extra: str) -> str:
@@ -117,12 +133,24 @@ def test_backtest_reports_exactly_the_findings_that_change(
     full = _backtest(claimguard_cli, archived[1], candidate, knowledge, "--format", "json",
                      "--examples", "1000", "--full")  # fmt: skip
     full_rows = [orjson.loads(line) for line in full.splitlines()]
-    assert full_rows[:-1] == rows  # running only the differing rules changes nothing
-    assert full_rows[-1]["verdict_changes"] == summary["verdict_changes"]
+    full_summary = full_rows.pop()
+    # running only the differing rules changes nothing
+    assert [r for r in full_rows if r["rule_id"] in {x["rule_id"] for x in rows}] == rows
+    assert all(not r["new"] and not r["lost"] for r in full_rows if r not in rows)
+    assert full_summary["verdict_changes"] == summary["verdict_changes"]
+    # ... and the verdict changes are those the two replays give
+    want_changes: dict[str, int] = {}
+    verdicts = [_verdicts(knowledge, r, lines) for r in (REPO / "rules", candidate)]
+    for eid, verdict in verdicts[0].items():
+        if verdicts[1][eid] != verdict:
+            key = f"{verdict}→{verdicts[1][eid]}"
+            want_changes[key] = want_changes.get(key, 0) + 1
+    assert want_changes and summary["verdict_changes"] == want_changes
     changed = {r["rule_id"] for r in rows if r["status"] == "changed"}
     assert changed == {
         "authenticity.multi-institution-same-day",
         "authenticity.split-hospitalization",
+        "policy.suspended-institution",
     }
 
 
@@ -131,6 +159,9 @@ def test_same_packs_report_no_change(
 ) -> None:
     out = _backtest(claimguard_cli, archived[1], REPO / "rules", sample_dir / "knowledge",
                     "--format", "json")  # fmt: skip
+    assert len(out.splitlines()) == 1  # only the summary: no rule differs, none ran
+    out = _backtest(claimguard_cli, archived[1], REPO / "rules", sample_dir / "knowledge",
+                    "--format", "json", "--full")  # fmt: skip
     rows = [orjson.loads(line) for line in out.splitlines()][:-1]
     assert rows and all(r["new"] == r["lost"] == r["changed"] == 0 for r in rows)
     assert sum(r["baseline_hits"] for r in rows) == 85

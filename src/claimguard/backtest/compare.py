@@ -64,6 +64,8 @@ class Summary:
     unreadable: int = 0
     engine_errors: int = 0
     precision_source: str | None = None  # where worked cases came from, if any
+    rules_run: int = 0  # rules evaluated (those that differ, or all with --full)
+    rules_unchanged: int = 0  # identical in both sets: same hits on both sides
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -97,7 +99,8 @@ def compare(
     cand_rules = {r.id: r for r in run.candidate_set.rules}
     by_rule: dict[str, tuple[set[str], set[str]]] = {
         rid: (set(), set()) for rid in sorted(set(base_rules) | set(cand_rules))
-    }
+        if rid in run.differing  # the others did not run: identical on both sides
+    }  # fmt: skip
     for fid, f in base.items():
         by_rule.setdefault(f.rule_id, (set(), set()))[0].add(fid)
     for fid, f in cand.items():
@@ -159,4 +162,8 @@ def summarize(run: BacktestRun, region: str | None, source: str | None) -> Summa
         unreadable=run.unreadable,
         engine_errors=run.engine_errors,
         precision_source=source,
+        rules_run=len(run.differing),
+        rules_unchanged=len(
+            {r.id for r in (*run.baseline_set.rules, *run.candidate_set.rules)} - run.differing
+        ),
     )

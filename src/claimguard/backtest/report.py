@@ -65,7 +65,8 @@ def _summary_text(s: Summary) -> str:
         f"window {s.start} .. {s.end}{region}: {s.events} events "
         f"(lead-in {s.lead_in_events} events over {s.lead_in_days} days) in {s.seconds:.1f} s; "
         f"findings {s.baseline_findings} → {s.candidate_findings}; verdict changes: {changes}; "
-        f"packs {s.baseline_digest} → {s.candidate_digest}"
+        f"packs {s.baseline_digest} → {s.candidate_digest}; {s.rules_run} rules run, "
+        f"{s.rules_unchanged} identical in both sets (same hits, not run; --full runs them)"
     )
 
 

@@ -5,11 +5,10 @@ once); each keeps its own patient histories, warmed from a lead-in before the wi
 long as the longer of the two sets' windows needs (their `retention_days`). Findings are
 counted for events inside the window only; the lead-in only builds history.
 
-A rule's findings depend only on the rule, the event and the patient's history, so rules
-that are the same in both sets (and whose overrides did not change) give the same findings
-on both sides: the candidate side runs only the rules that differ, and borrows the others'
-findings and verdict contributions from the baseline. That halves the work of a typical
-change (one rule moved); `full=True` runs both sets whole."""
+A rule's findings depend only on the rule, the event and the patient's history (its
+settled records, which no rule changes, and its own flags), so rules that are the same in
+both sets (and whose overrides did not change) give the same findings on both sides: by
+default only the rules that differ run, on both sides (see run_backtest)."""
 
 from __future__ import annotations
 
@@ -36,6 +35,7 @@ class Side:
     by_settlement: dict[str, list[str]] = field(default_factory=dict)
     # precheck/settle event_id → verdict, window only
     verdicts: dict[str, str] = field(default_factory=dict)
+    last_history: PatientHistory = field(default_factory=PatientHistory)
 
     def feed(self, event: Event, digest: str, counting: bool) -> Outcome | None:
         engine = self.engine
@@ -45,6 +45,7 @@ class Side:
             history = self.histories.get(person)
         else:
             history = PatientHistory()
+        self.last_history = history
         outcome = engine.process(event, history, digest)
         for sid in outcome.reversed_settlements:
             for fid in self.by_settlement.get(sid, ()):
@@ -111,27 +112,34 @@ def run_backtest(
     end: dt.datetime,
     full: bool = False,
 ) -> BacktestRun:
-    """`events`: (occurred_at, raw JSON) in event order from the lead-in start to `end`."""
+    """`events`: (occurred_at, raw JSON) in event order from the lead-in start to `end`.
+
+    By default both sides run only the rules that differ: the others hit identically on
+    both. A verdict can change only where the differing rules' verdicts differ; there
+    (rarely) the unchanged rules' own findings on the event are evaluated once, without
+    touching any history, to know the event's true verdict on each side. `full=True`
+    runs both sets whole and also counts the unchanged rules' hits."""
     import time
 
     router = Router.from_knowledge(kb)
     differing = differing_rules(baseline, candidate)
-    partial = not full and len(differing) < len(candidate.rules)
-    cand_rules = (
-        RuleSet([r for r in candidate.rules if r.id in differing], candidate.digest)
-        if partial
-        else candidate
-    )
+    partial = not full
+
+    def subset(rules: RuleSet, keep: bool) -> RuleSet:
+        return RuleSet([r for r in rules.rules if (r.id in differing) == keep], rules.digest)
+
     run = BacktestRun(
-        Side(Engine(kb, baseline, router)),
-        Side(Engine(kb, cand_rules, router)),
+        Side(Engine(kb, subset(baseline, True) if partial else baseline, router)),
+        Side(Engine(kb, subset(candidate, True) if partial else candidate, router)),
         start,
         end,
         lead_in_days(baseline, candidate),
         baseline_set=baseline,
         candidate_set=candidate,
-        differing=differing,
-    )
+        differing=differing if partial else frozenset(r.id for r in (*baseline.rules,
+                                                                     *candidate.rules)),
+    )  # fmt: skip
+    rest = Engine(kb, subset(baseline, False), router) if partial else None
     started = time.perf_counter()
     base_side, cand_side = run.baseline, run.candidate
     for occurred, raw in events:
@@ -145,24 +153,31 @@ def run_backtest(
             run.events += 1
         else:
             run.lead_in_events += 1
-        outcomes = []
-        for side in (base_side, cand_side):
-            try:
-                outcomes.append(side.feed(event, digest, counting))
-            except Exception:  # one event must not end the report; it is counted
-                run.engine_errors += 1
-                outcomes.append(None)
-        base_out, cand_out = outcomes
-        if partial and base_out is not None:
-            decision = base_out.decision
-            if decision is not None:
-                own = [f for f in decision.findings if f.rule_id not in differing]
-                if cand_out is not None and cand_out.decision is not None:
-                    own += cand_out.decision.findings
-                cand_side.verdicts[decision.event_id] = verdict_of(own)
-    if partial:  # the unchanged rules' findings are the baseline's
-        for fid, finding in base_side.findings.items():
-            if finding.rule_id not in differing:
-                cand_side.findings.setdefault(fid, finding)
+        try:
+            base_out = base_side.feed(event, digest, counting)
+            cand_out = cand_side.feed(event, digest, counting)
+        except Exception:  # one event must not end the report; it is counted
+            run.engine_errors += 1
+            continue
+        if rest is None or base_out is None or cand_out is None:
+            continue
+        b, c = base_out.decision, cand_out.decision
+        if b is None or c is None or b.verdict == c.verdict:
+            continue
+        try:
+            others = _own_findings(rest, event, base_side.last_history)
+        except Exception:
+            run.engine_errors += 1
+            continue
+        base_side.verdicts[b.event_id] = verdict_of([*b.findings, *others])
+        cand_side.verdicts[c.event_id] = verdict_of([*c.findings, *others])
     run.seconds = time.perf_counter() - started
     return run
+
+
+def _own_findings(engine: Engine, event: Event, history: PatientHistory) -> list[Finding]:
+    """What `engine`'s rules find on a precheck/settle event itself, reading the patient's
+    settled history but changing nothing (such events never enter the history)."""
+    found = list(engine._stateless(event))
+    found.extend(engine._pre_settlement_windows(event, history))
+    return [f for f in found if f.event_id == event.event_id]
