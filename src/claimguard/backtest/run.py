@@ -23,6 +23,8 @@ from claimguard.model import Event, Finding, verdict_of
 from claimguard.routing import Router
 from claimguard.rules import RuleSet
 
+CHECKS = ("precheck", "settle")  # the events that get a decision
+
 
 @dataclass
 class Side:
@@ -36,6 +38,7 @@ class Side:
     # precheck/settle event_id → verdict, window only
     verdicts: dict[str, str] = field(default_factory=dict)
     last_history: PatientHistory = field(default_factory=PatientHistory)
+    last_own: list[Finding] | None = None  # a counted check's own live findings
 
     def feed(self, event: Event, digest: str, counting: bool) -> Outcome | None:
         engine = self.engine
@@ -51,15 +54,18 @@ class Side:
             for fid in self.by_settlement.get(sid, ()):
                 if self.findings[fid].action == "flag":
                     self.findings[fid].reversed = True
+        self.last_own = None
         if not counting or outcome.duplicate or outcome.refused:
             return None
         for finding in outcome.findings:
             if finding.finding_id not in self.findings:
                 self.findings[finding.finding_id] = finding
                 self.by_settlement.setdefault(finding.settlement_id, []).append(finding.finding_id)
-        decision = outcome.decision
-        if decision is not None:
-            self.verdicts[decision.event_id] = decision.verdict
+        if event.event_type in CHECKS:  # outcome.decision would validate a whole Decision
+            eid = event.event_id
+            own = [f for f in outcome.findings if f.event_id == eid and not f.shadow]
+            self.verdicts[eid] = verdict_of(own)
+            self.last_own = own
         return outcome
 
 
@@ -161,16 +167,16 @@ def run_backtest(
             continue
         if rest is None or base_out is None or cand_out is None:
             continue
-        b, c = base_out.decision, cand_out.decision
-        if b is None or c is None or b.verdict == c.verdict:
+        b, c = base_side.last_own, cand_side.last_own
+        if b is None or c is None or verdict_of(b) == verdict_of(c):
             continue
         try:
             others = _own_findings(rest, event, base_side.last_history)
         except Exception:
             run.engine_errors += 1
             continue
-        base_side.verdicts[b.event_id] = verdict_of([*b.findings, *others])
-        cand_side.verdicts[c.event_id] = verdict_of([*c.findings, *others])
+        base_side.verdicts[event.event_id] = verdict_of([*b, *others])
+        cand_side.verdicts[event.event_id] = verdict_of([*c, *others])
     run.seconds = time.perf_counter() - started
     return run
 
