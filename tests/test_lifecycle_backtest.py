@@ -146,6 +146,14 @@ def test_backtest_reports_exactly_the_findings_that_change(
             key = f"{verdict}→{verdicts[1][eid]}"
             want_changes[key] = want_changes.get(key, 0) + 1
     assert want_changes and summary["verdict_changes"] == want_changes
+    # split by patient over two processes: the same report
+    parallel = _backtest(claimguard_cli, archived[1], candidate, knowledge, "--format", "json",
+                         "--examples", "1000", "--jobs", "2")  # fmt: skip
+    parallel_rows = [orjson.loads(line) for line in parallel.splitlines()]
+    parallel_summary = parallel_rows.pop()
+    assert parallel_rows == rows
+    for key in ("events", "lead_in_events", "verdict_changes", "candidate_findings"):
+        assert parallel_summary[key] == summary[key], key
     changed = {r["rule_id"] for r in rows if r["status"] == "changed"}
     assert changed == {
         "authenticity.multi-institution-same-day",

@@ -102,6 +102,17 @@ def read_window(
     """(occurred_at, raw) of the archived events with start <= occurred_at < end, in event
     order (ties in arrival order), optionally of institutions in a region (a 区划 prefix).
     Read in blocks keyed on the sorting key, so memory stays flat over millions."""
+    for occurred, _person, raw in read_window_rows(client, start, end, region):
+        yield occurred, raw
+
+
+def read_window_rows(
+    client: Client,
+    start: dt.datetime,
+    end: dt.datetime,
+    region: str | None = None,
+) -> Iterator[tuple[dt.datetime, str, bytes]]:
+    """read_window, with each event's person_id ('' when it names none, e.g. a reversal)."""
     where = "occurred_at >= {lo:DateTime64(3)} AND occurred_at < {hi:DateTime64(3)}"
     params: dict[str, Any] = {"lo": aware(start), "hi": aware(end), "n": READ_BLOCK}
     if region:
@@ -110,15 +121,16 @@ def read_window(
     after = ""
     while True:
         result = client.query(
-            f"SELECT occurred_at, seq, event_id, raw FROM {EVENTS} FINAL WHERE {where}{after} "
+            f"SELECT occurred_at, seq, event_id, person_id, raw FROM {EVENTS} FINAL "
+            f"WHERE {where}{after} "
             "ORDER BY occurred_at, seq, event_id LIMIT {n:UInt32}",
             parameters=params,
         )
         rows = result.result_rows
-        for occurred, _seq, _eid, raw in rows:
-            yield occurred, raw.encode() if isinstance(raw, str) else raw
+        for occurred, _seq, _eid, person, raw in rows:
+            yield occurred, person, raw.encode() if isinstance(raw, str) else raw
         if len(rows) < READ_BLOCK:
             return
-        last_t, last_seq, last_id, _ = rows[-1]
+        last_t, last_seq, last_id, _, _ = rows[-1]
         params.update({"t": last_t, "s": last_seq, "e": last_id})
         after = " AND (occurred_at, seq, event_id) > ({t:DateTime64(3)}, {s:UInt64}, {e:String})"

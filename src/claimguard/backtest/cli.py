@@ -12,8 +12,9 @@ import logging
 import sys
 from pathlib import Path
 
-from claimguard.archive.events import read_window
+from claimguard.archive.events import read_window, read_window_rows
 from claimguard.backtest.compare import compare, summarize
+from claimguard.backtest.parallel import run_parallel
 from claimguard.backtest.report import html_report, json_lines, table
 from claimguard.backtest.run import lead_in_days, run_backtest
 from claimguard.knowledge import KnowledgeError, load_knowledge
@@ -59,6 +60,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument(
         "--full", action="store_true", help="run both sets whole, not only the rules that differ"
     )
+    p.add_argument("--jobs", type=int, default=1, help="processes, the patients split between them")
     p.set_defaults(func=_main)
 
 
@@ -85,8 +87,14 @@ def _main(args: argparse.Namespace) -> int:
         print(f"claimguard backtest: store {args.store}: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     try:
-        events = read_window(store.client, start - lead_in, end, args.region)
-        run = run_backtest(kb, baseline, candidate, events, start, end, args.full)
+        if args.jobs > 1:
+            rows = read_window_rows(store.client, start - lead_in, end, args.region)
+            base_dir = args.baseline or default_rules_dir()
+            run = run_parallel(args.knowledge, base_dir, args.rules, baseline, candidate,
+                               rows, start, end, args.jobs, args.full)  # fmt: skip
+        else:
+            events = read_window(store.client, start - lead_in, end, args.region)
+            run = run_backtest(kb, baseline, candidate, events, start, end, args.full)
         worked, source = worked_cases(store)
     except Exception as exc:
         print(f"claimguard backtest: store {args.store}: {exc}", file=sys.stderr)
