@@ -13,6 +13,7 @@ from prometheus_client import REGISTRY
 
 from claimguard.engine import Engine
 from claimguard.lifecycle import Reloader, loaded_digest
+from claimguard.rules import load_packs
 from lifecycle_support import HOLD_EVERYTHING, REPO, copy_rules, edit
 
 
@@ -102,3 +103,36 @@ def test_watching_notices_a_changed_pack(tmp_path: Path, sample_dir: Path) -> No
 
     asyncio.run(scenario())
     assert swapped == [reloader.digest]
+
+
+def test_serve_reloads_rule_texts_on_sighup(tmp_path: Path) -> None:
+    """serve holds titles and bases: SIGHUP reloads them; a broken set is refused and
+    serve goes on answering."""
+    import os
+    import signal as sig
+
+    from claimguard.serve.process import ServeProcess
+    from claimguard.stream.broker import free_port
+    from test_stream_support import wait_until
+
+    rules = copy_rules(tmp_path / "rules")
+    log = tmp_path / "serve.log"
+    serve = ServeProcess(
+        broker=f"kafka://127.0.0.1:{free_port()}",  # no broker: serve starts all the same
+        log_path=log,
+        env={"CLAIMGUARD_RULES": str(rules)},
+    ).start()
+    try:
+        assert serve.pid is not None
+        (rules / "policy" / "hold-everything.yaml").write_text(HOLD_EVERYTHING.format(mode="live"))
+        os.kill(serve.pid, sig.SIGHUP)
+        now = load_packs(rules)
+        want = f"texts of {len(now.rules)} rules, digest {now.digest}"
+        wait_until(lambda: want in log.read_text(errors="replace"), 30, "serve reload")
+        (rules / "norms" / "broken.yaml").write_text("pack: x\nrules: [\n")
+        os.kill(serve.pid, sig.SIGHUP)
+        wait_until(lambda: "refused" in log.read_text(errors="replace"), 30, "refusal")
+        assert "broken.yaml:" in log.read_text(errors="replace").split("refused")[-1]
+        assert serve.health() is not None  # still answering
+    finally:
+        serve.stop()
