@@ -251,3 +251,27 @@ def test_precision_from_worked_cases(
     multi = after["authenticity.multi-institution-same-day"]
     assert (multi["baseline_precision"], multi["candidate_precision"]) == (None, 0.0)
     assert multi["worked_cases"] == 1
+
+
+def test_archive_retention_is_configurable(
+    sample_dir: Path, tmp_path: Path, claimguard_cli: list[str]
+) -> None:
+    import os
+
+    store = f"chdb://{tmp_path / 'store'}"
+
+    def replay(days: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*claimguard_cli, "replay", "--knowledge", str(sample_dir / "knowledge"),
+             "--events", str(sample_dir / "events.jsonl"), "--out", str(tmp_path / "f.jsonl"),
+             "--store", store],
+            capture_output=True, text=True, check=False,
+            env={**os.environ, "CLAIMGUARD_EVENT_RETENTION_DAYS": days},
+        )  # fmt: skip
+
+    assert replay("400").returncode == 0
+    [[ddl]] = query_store(store, "SHOW CREATE TABLE claimguard.events")
+    assert "TTL toDateTime(occurred_at) + toIntervalDay(400)" in ddl
+    refused = replay("0")
+    assert refused.returncode == 2
+    assert "CLAIMGUARD_EVENT_RETENTION_DAYS: 0" in refused.stderr

@@ -136,3 +136,31 @@ def test_serve_reloads_rule_texts_on_sighup(tmp_path: Path) -> None:
         assert serve.health() is not None  # still answering
     finally:
         serve.stop()
+
+
+def test_reloader_picks_up_changed_knowledge(tmp_path: Path, sample_dir: Path) -> None:
+    import shutil
+
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(sample_dir / "knowledge", knowledge)
+    engine = Engine.load(knowledge, REPO / "rules")
+    swapped: list[Engine] = []
+    regions: list[int] = []
+    reloader = Reloader(
+        knowledge,
+        REPO / "rules",
+        lambda: engine,
+        lambda e, d: swapped.append(e),
+        on_knowledge=lambda kb: regions.append(len(kb.region_parents)),
+    )
+    items = knowledge / "items.csv"
+    lines = items.read_text(encoding="utf-8").splitlines()
+    items.write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")  # one catalog row fewer
+    assert asyncio.run(reloader.reload("test")) == "ok"
+    [new] = swapped
+    assert len(new.kb.items) == len(engine.kb.items) - 1
+    assert regions  # the store is given the (new) region tree
+
+    items.write_text("code,broken\n", encoding="utf-8")
+    assert asyncio.run(reloader.reload("test")) == "refused"
+    assert len(swapped) == 1

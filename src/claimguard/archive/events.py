@@ -79,7 +79,10 @@ def apply_retention(client: Client, days: int | None = None) -> int | None:
         text = os.environ.get(RETENTION_ENV, "").strip()
         if not text:
             return None
-        days = int(text)
+        try:
+            days = int(text)
+        except ValueError:
+            raise ValueError(f"{RETENTION_ENV}: {text!r} is not a number of days") from None
     if days < 1:
         raise ValueError(f"{RETENTION_ENV}: {days} is not a number of days >= 1")
     client.command(f"ALTER TABLE {EVENTS} MODIFY TTL toDateTime(occurred_at) + INTERVAL {days} DAY")
