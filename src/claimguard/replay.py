@@ -142,6 +142,9 @@ class ReplaySession:
             *(f"{a} {actions[a]}" for a in ("alert", "hold", "flag")),
             f"reversed {reversed_}",
         ]
+        shadow = sum(1 for f in self.findings.values() if f.shadow)
+        if shadow:  # included above; they never decided anything
+            parts.append(f"of which shadow {shadow}")
         if self.counts["refused"]:
             parts.append(f"refused {self.counts['refused']}")
         if self.counts["engine_errors"]:
