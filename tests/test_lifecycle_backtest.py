@@ -275,3 +275,27 @@ def test_archive_retention_is_configurable(
     refused = replay("0")
     assert refused.returncode == 2
     assert "CLAIMGUARD_EVENT_RETENTION_DAYS: 0" in refused.stderr
+
+
+def test_window_reads_in_blocks_without_gaps_or_repeats(archived: tuple[Path, str]) -> None:
+    """The archive is read in blocks keyed on (occurred_at, seq, event_id): tiny blocks
+    give exactly the sequence one big block gives."""
+    code = (
+        "import sys, datetime as dt\n"
+        "from claimguard.archive import events\n"
+        "from claimguard.store import FindingStore\n"
+        "s = FindingStore.connect(sys.argv[1])\n"
+        "lo = dt.datetime(2026, 1, 1, tzinfo=dt.UTC); hi = dt.datetime(2027, 1, 1, tzinfo=dt.UTC)\n"
+        "big = [r for _, r in events.read_window(s.client, lo, hi)]\n"
+        "events.READ_BLOCK = 7\n"
+        "small = [r for _, r in events.read_window(s.client, lo, hi)]\n"
+        "print(len(big), len(small), big == small)\n"
+    )
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", code, archived[1]], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    n_big, n_small, same = done.stdout.split()
+    assert int(n_big) == int(n_small) > 700 and same == "True"

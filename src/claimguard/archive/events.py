@@ -85,7 +85,14 @@ def apply_retention(client: Client, days: int | None = None) -> int | None:
             raise ValueError(f"{RETENTION_ENV}: {text!r} is not a number of days") from None
     if days < 1:
         raise ValueError(f"{RETENTION_ENV}: {days} is not a number of days >= 1")
-    client.command(f"ALTER TABLE {EVENTS} MODIFY TTL toDateTime(occurred_at) + INTERVAL {days} DAY")
+    # MODIFY TTL rewrites the table's parts (the TTL is materialised): only when it changes
+    engine = client.command(
+        "SELECT engine_full FROM system.tables WHERE database = 'claimguard' AND name = 'events'"
+    )
+    if f"toIntervalDay({days})" not in str(engine):
+        client.command(
+            f"ALTER TABLE {EVENTS} MODIFY TTL toDateTime(occurred_at) + INTERVAL {days} DAY"
+        )
     return days
 
 
