@@ -99,3 +99,44 @@ def test_archive_waits_out_a_store_outage(lines: tuple[Path, list[bytes]], tmp_p
         assert code == 0, log[-3000:]
         assert "event archive failed" in log and "retrying" in log
     _assert_archived_once(run.store(), _valid(events))
+
+
+def test_archive_refused_for_good_is_logged_and_the_stream_goes_on(
+    sample_dir: Path, tmp_path: Path
+) -> None:
+    """A store that refuses the archive rows for good (here: a column dropped by hand) is
+    not retried forever: the refusal is logged with every event_id, decisions and findings
+    go on."""
+    import subprocess
+    import sys
+
+    from test_stream_support import expected_decisions, replay_findings, stored_findings
+
+    knowledge = sample_dir / "knowledge"
+    events = event_lines(sample_dir / "events.jsonl")
+    with LocalBroker(log_dir=tmp_path / "broker") as broker:
+        run = Scenario(broker, tmp_path, "archive-refused", knowledge)
+        prepare = (
+            "import sys\n"
+            "from claimguard.store import FindingStore\n"
+            "s = FindingStore.connect(sys.argv[1]); s.migrate()\n"
+            "s.client.command('ALTER TABLE claimguard.events DROP COLUMN raw')\n"
+        )
+        subprocess.run([sys.executable, "-c", prepare, run.store()], check=True, timeout=120)
+        run.publish(events)
+        worker = run.worker().start()
+        try:
+            run.wait_drained()
+        finally:
+            code = worker.stop()
+        log = worker.log_text()
+        assert code == 0, log[-3000:]
+        decisions = run.decisions()
+    refusals = [line for line in log.splitlines() if "event archive refused" in line]
+    assert refusals
+    logged = " ".join(refusals)
+    assert all(e in logged for e in _valid(events))  # every event_id is named
+    assert {d["event_id"]: d["verdict"] for d in decisions} == expected_decisions(knowledge, events)
+    want = replay_findings(knowledge, sample_dir / "events.jsonl", tmp_path)
+    assert stored_findings(run.store()).keys() == want.keys()
+    assert run.stats()["archive_refused"] >= len(_valid(events))
