@@ -97,7 +97,7 @@ def test_archive_waits_out_a_store_outage(lines: tuple[Path, list[bytes]], tmp_p
             code = worker.stop()
         log = worker.log_text()
         assert code == 0, log[-3000:]
-        assert "event archive failed" in log and "retrying" in log
+        assert "store write failed" in log and "retrying" in log
     _assert_archived_once(run.store(), _valid(events))
 
 

@@ -286,8 +286,6 @@ class Pipeline:
         started = time.perf_counter()
         await epoch.handed_over.wait()
         await self._await_all(epoch.sends)
-        if epoch.archive:
-            await self._archive(epoch.archive)
         # Only an unavailable store is waited out; rows it refuses for good are dead-lettered.
         result = await retrying_async(
             epoch.writer.flush_isolating,
@@ -297,6 +295,8 @@ class Pipeline:
         )
         self.stats.stored += result.inserted
         self.stats.store_rejected += result.rejected
+        if epoch.archive:  # after the findings: the decision path's rows go first
+            await self._archive(epoch.archive)
         if epoch.lookups and self.recent is not None:
             await self._reply_from_store(epoch.lookups, self.recent)
         changelog: list[tuple[Record, Awaitable[Any] | None]] = []
