@@ -43,6 +43,7 @@ schemas: $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/replay.py
 	$(BIN)/python benchmarks/stream.py
+	$(BIN)/python benchmarks/backtest.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache .hypothesis

@@ -20,6 +20,7 @@ def _replay(args: argparse.Namespace) -> int:
         out=args.out,
         rules=args.rules,
         dead_letter=args.dead_letter,
+        store=args.store,
     )
 
 
@@ -72,6 +73,7 @@ def _worker(args: argparse.Namespace) -> int:
         store_wait=args.store_wait,
         metrics_port=args.metrics_port,
         log_format=args.log_format,
+        watch_rules=args.watch_rules,
     )
 
 
@@ -117,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="findings as JSON lines")
     p.add_argument("--rules", type=Path, default=None, help="rule packs (default: built-in)")
     p.add_argument("--dead-letter", type=Path, default=None, help="where broken lines go")
+    p.add_argument(
+        "--store", default=None, help="also write findings and archive events to this store"
+    )
     p.set_defaults(func=_replay)
 
     rules = sub.add_parser("rules", help="rule-pack tools").add_subparsers(dest="rules_cmd")
@@ -127,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = rules.add_parser("test", help="run the test cases beside the rules")
     p.add_argument("dir", type=Path, nargs="?", default=None)
     p.set_defaults(func=_rules_test)
+    from claimguard.lifecycle.diff import add_parser as add_rules_diff
+
+    add_rules_diff(rules)
 
     p = sub.add_parser("synth", help="synthetic knowledge and events with injected violations")
     p.add_argument("--out", type=Path, required=True)
@@ -148,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long to wait at start-up for an unavailable store (default 60)",
     )
     add_ops_arguments(p, metrics=True)
+    p.add_argument(
+        "--watch-rules",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="reload packs and knowledge when their files change (polled; SIGHUP always works)",
+    )
     p.set_defaults(func=_worker)
 
     p = sub.add_parser("serve", help="synchronous checks over HTTP (own and 3101/3102/3103)")
@@ -170,6 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--serve", default=None, metavar="HOST:PORT", help="then keep a `claimguard serve` up"
     )
     p.set_defaults(func=_demo)
+
+    from claimguard.backtest.cli import add_parser as add_backtest
+
+    add_backtest(sub)
 
     p = sub.add_parser("schema", help="write the JSON Schemas generated from the models")
     p.add_argument("--out", type=Path, default=Path("schemas/json"))

@@ -7,6 +7,7 @@ Faust tables instead.
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import logging
 import os
@@ -17,9 +18,11 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 
+from claimguard.archive.events import event_row
 from claimguard.decode import DecodeError, decode_with_digest
 from claimguard.engine import Engine, MemoryHistories, Outcome, PatientHistory
 from claimguard.knowledge import KnowledgeError
@@ -72,6 +75,8 @@ class ReplaySession:
     by_settlement: dict[str, list[str]] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    # rows for the event archive (replay --store): every valid event accepted, line = seq
+    archive: list[list[Any]] | None = None
 
     def _dead(self, line: int, reason: str, raw: bytes) -> None:
         self.dead_letters.append(DeadLetter(line, reason, raw))
@@ -100,6 +105,8 @@ class ReplaySession:
             self._dead(line, f"engine error on a valid event (re-run after a fix): {exc!r}", raw)
             return None
         self.counts["events"] += 1
+        if self.archive is not None and not outcome.refused:
+            self.archive.append(event_row(event, raw, line, _archive_now()))
         if outcome.refused:
             self.counts["refused"] += 1
             self._dead(line, outcome.refused, raw)
@@ -135,6 +142,9 @@ class ReplaySession:
             *(f"{a} {actions[a]}" for a in ("alert", "hold", "flag")),
             f"reversed {reversed_}",
         ]
+        shadow = sum(1 for f in self.findings.values() if f.shadow)
+        if shadow:  # included above; they never decided anything
+            parts.append(f"of which shadow {shadow}")
         if self.counts["refused"]:
             parts.append(f"refused {self.counts['refused']}")
         if self.counts["engine_errors"]:
@@ -145,6 +155,10 @@ class ReplaySession:
                 "rule errors " + " ".join(f"{rule}={n}" for rule, n in sorted(errors.items()))
             )
         return ", ".join(parts)
+
+
+def _archive_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def finding_lines(findings: Iterable[Finding]) -> Iterator[bytes]:
@@ -158,6 +172,7 @@ def run_replay(
     out: Path,
     rules: Path | None = None,
     dead_letter: Path | None = None,
+    store: str | None = None,
 ) -> int:
     dead_path = dead_letter or out.with_name(out.name + ".deadletter.jsonl")
     clash = output_clash(events, out, dead_path)
@@ -169,7 +184,7 @@ def run_replay(
     except (KnowledgeError, PackError) as exc:
         print(f"claimguard replay: refused: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    session = ReplaySession(engine)
+    session = ReplaySession(engine, archive=[] if store else None)
     stopped: BaseException | None = None
     try:
         with events.open("rb") as handle, _terminate_raises():
@@ -197,6 +212,14 @@ def run_replay(
         )
         return EXIT_STOPPED
     print(session.summary())
+    if store:
+        from claimguard.archive.replay_store import store_session
+
+        try:
+            print(store_session(session, store))
+        except Exception as exc:  # the JSON outputs are written; say why the store is not
+            print(f"claimguard replay: store {store}: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     if session.dead_letters:
         print(f"dead letters written to {dead_path}")
     return 0

@@ -54,7 +54,7 @@ class Outcome:
         """The answer to a precheck or settle event (contract §7); None otherwise."""
         if self.duplicate or self.refused or self.event.event_type not in ("precheck", "settle"):
             return None
-        own = [f for f in self.findings if f.event_id == self.event.event_id]
+        own = [f for f in self.findings if f.event_id == self.event.event_id and not f.shadow]
         return Decision(
             event_id=self.event.event_id,
             settlement_id=self.event.settlement_id,
@@ -328,6 +328,8 @@ class Engine:
             message=messages[0],
             message_en=messages[1],
             reversed=False,
+            shadow=spec.mode == "shadow",
+            pack_digest=rule.pack_digest,
         )
 
 

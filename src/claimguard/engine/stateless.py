@@ -29,7 +29,8 @@ def select_rules(
 ) -> tuple[CompiledRule, ...]:
     """The rules checked on `event_type` in `region`, after regional overrides."""
     staged = [r for r in rules if event_type in r.spec.stages and r.covers(region)]
-    overridden = {r.spec.overrides for r in staged if r.spec.overrides}
+    # A shadow variant runs beside the rule it would replace: it must not switch it off.
+    overridden = {r.spec.overrides for r in staged if r.spec.overrides and not r.shadow}
     return tuple(r for r in staged if r.id not in overridden)
 
 

@@ -48,6 +48,9 @@ class Finding(BaseModel):
     message: str
     message_en: str = ""
     reversed: bool = False
+    # Rule lifecycle (issue 11): a shadow rule's finding never decides; which pack made it.
+    shadow: bool = Field(default=False, description="from a rule in shadow mode: never decides")
+    pack_digest: str = Field(default="", description="digest of the rule's pack file")
 
 
 class Decision(BaseModel):
@@ -62,8 +65,9 @@ class Decision(BaseModel):
 
 
 def verdict_of(findings: list[Finding]) -> Verdict:
-    """hold if any finding holds, else alert if any alerts, else pass (contract §7)."""
-    actions = {f.action for f in findings}
+    """hold if any finding holds, else alert if any alerts, else pass (contract §7).
+    Shadow findings never count."""
+    actions = {f.action for f in findings if not f.shadow}
     if "hold" in actions:
         return "hold"
     if "alert" in actions:

@@ -48,10 +48,16 @@ class CompiledRule:
     message_zh: Callable[[Env], str]
     message_en: Callable[[Env], str]
     window: BaseModel | None  # validated params of a window check
+    pack_digest: str = ""  # of the pack file the rule came from (see rules/digest.py)
 
     @property
     def id(self) -> str:
         return self.spec.id
+
+    @property
+    def shadow(self) -> bool:
+        """A shadow rule's findings are stored (shadow = 1) but never decide anything."""
+        return self.spec.mode == "shadow"
 
     @property
     def params(self) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from claimguard.rules.compiled import (
     WINDOW_NAMES,
     CompiledRule,
 )
+from claimguard.rules.digest import file_digest, set_digest
 from claimguard.rules.expr import ExprError, ParamsType, compile_expr, compile_template
 from claimguard.rules.functions import FUNCTIONS
 from claimguard.rules.spec import PackSpec, RuleSpec
@@ -47,6 +48,7 @@ class PackError(ValueError):
 @dataclass
 class RuleSet:
     rules: list[CompiledRule] = field(default_factory=list)
+    digest: str = ""  # of every pack file loaded (rules/digest.py)
 
     @property
     def item_rules(self) -> list[CompiledRule]:
@@ -209,6 +211,7 @@ def _load_file(path: Path, problems: list[str]) -> list[CompiledRule]:
             f"lies in the {path.parent.name}/ folder"
         )
     compiled = []
+    digest = file_digest(path)
     for spec, raw_rule in zip(pack.rules, raw_rules, strict=True):
         if spec.layer != pack.layer:
             problems.append(
@@ -216,7 +219,7 @@ def _load_file(path: Path, problems: list[str]) -> list[CompiledRule]:
             )
             continue
         try:
-            compiled.append(_compile_rule(spec, raw_rule, path))
+            compiled.append(replace(_compile_rule(spec, raw_rule, path), pack_digest=digest))
         except ValueError as exc:
             line, _, message = str(exc).partition(": ")
             problems.append(f"{path}:{line}: rule {spec.id}: {message}")
@@ -238,7 +241,7 @@ def load_packs(directory: Path | str | None = None) -> RuleSet:
     _check_ids(rules, problems)
     if problems:
         raise PackError(problems)
-    return RuleSet(rules)
+    return RuleSet(rules, digest=set_digest(root, files))
 
 
 def _check_ids(rules: Iterable[CompiledRule], problems: list[str]) -> None:

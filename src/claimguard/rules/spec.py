@@ -69,6 +69,10 @@ class RuleSpec(_Spec):
     )
     overrides: str | None = Field(default=None, description="id of a rule this one replaces")
     effective: Effective | None = None
+    mode: Literal["live", "shadow"] = Field(
+        default="live",
+        description="shadow: runs and stores its findings marked shadow, never decides",
+    )
     tests: list[CaseSpec] = Field(default_factory=list)
 
 

@@ -77,9 +77,13 @@ def run_serve(
         logging.getLogger(name).setLevel(logging.WARNING)
     try:
         host, port = parse_listen(listen)
-        texts = RuleTexts.of(load_packs(rules))
+        ruleset = load_packs(rules)
+        texts = RuleTexts.of(ruleset)
     except (ValueError, PackError, OSError) as exc:
         print(f"claimguard serve: refused: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    from claimguard.lifecycle.serve import install_serve_reload
+
+    install_serve_reload(texts, rules, ruleset.digest)  # SIGHUP: titles and bases again
     asyncio.run(serve(broker, host, port, texts, rules))
     return 0

@@ -66,7 +66,8 @@ def findings_of_events(store: Any, event_ids: Sequence[str]) -> dict[str, list[F
     def run() -> dict[str, list[Finding]]:
         result = store.client.query(
             f"SELECT {', '.join(COLUMNS)} FROM {FINDINGS} FINAL "
-            "WHERE event_id IN {ids:Array(String)} ORDER BY finding_id",
+            # shadow findings never decided anything, so they are no part of a reply
+            "WHERE event_id IN {ids:Array(String)} AND shadow = 0 ORDER BY finding_id",
             parameters={"ids": list(event_ids)},
         )
         found: dict[str, list[Finding]] = {}

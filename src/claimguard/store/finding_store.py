@@ -251,6 +251,20 @@ class FindingStore:
         self._call(lambda: self.client.insert(DEAD_LETTERS, rows, column_names=DEAD_LETTER_COLUMNS))
         return len(rows)
 
+    def archive_events(self, rows: Sequence[list[Any]]) -> int:
+        """Archive input events (archive/events.py: event_row); exactly once by event_id."""
+        from claimguard.archive.events import write_events
+
+        if not rows:
+            return 0
+        return self._call(lambda: write_events(self.client, rows))
+
+    def apply_event_retention(self, days: int | None = None) -> int | None:
+        """The event archive's TTL: `days`, else $CLAIMGUARD_EVENT_RETENTION_DAYS if set."""
+        from claimguard.archive.events import apply_retention
+
+        return self._call(lambda: apply_retention(self.client, days))
+
     def dead_letters(self) -> list[tuple[str, str, str]]:
         """(finding_id, reason, finding JSON) of every dead-lettered finding."""
         result = self._call(
@@ -262,22 +276,28 @@ class FindingStore:
 
     # -- reads -----------------------------------------------------------------------
 
-    def findings_for_settlement(self, settlement_id: str) -> list[Finding]:
-        """Every stored finding of one settlement, once each, in its latest state."""
+    def findings_for_settlement(
+        self, settlement_id: str, include_shadow: bool = False
+    ) -> list[Finding]:
+        """Every stored finding of one settlement, once each, in its latest state (shadow
+        findings only when asked)."""
+        shadow = "" if include_shadow else " AND shadow = 0"
 
         def run() -> list[Finding]:
             result = self.client.query(
                 f"SELECT {', '.join(COLUMNS)} FROM {FINDINGS} FINAL "
-                "WHERE settlement_id = {sid:String} ORDER BY occurred_at, finding_id",
+                f"WHERE settlement_id = {{sid:String}}{shadow} ORDER BY occurred_at, finding_id",
                 parameters={"sid": settlement_id},
             )
             return [to_finding(row, COLUMNS) for row in result.result_rows]
 
         return self._call(run)
 
-    def count(self, include_reversed: bool = True) -> int:
-        """Distinct findings stored."""
-        where = "" if include_reversed else " WHERE reversed = 0"
+    def count(self, include_reversed: bool = True, include_shadow: bool = False) -> int:
+        """Distinct findings stored (shadow findings only when asked)."""
+        conditions = [c for c, skip in (("reversed = 0", include_reversed),
+                                        ("shadow = 0", include_shadow)) if not skip]  # fmt: skip
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         return self._call(
             lambda: int(self.client.command(f"SELECT count() FROM {FINDINGS} FINAL{where}"))
         )

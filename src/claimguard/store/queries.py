@@ -68,7 +68,7 @@ def count_by_violation_action(client: Client) -> list[ViolationActionCount]:
     """National picture: distinct unreversed findings per violation and action."""
     result = client.query(
         "SELECT violation, action, count() AS findings, sum(amount) AS amount "
-        "FROM claimguard.findings FINAL WHERE reversed = 0 "
+        "FROM claimguard.findings FINAL WHERE reversed = 0 AND shadow = 0 "
         "GROUP BY violation, action ORDER BY findings DESC, violation, action"
     )
     return [ViolationActionCount(*row) for row in result.result_rows]

@@ -51,6 +51,9 @@ class LockedSink:
     def ping(self) -> None:
         with self.lock:
             self.sink.ping()
+    def archive_events(self, rows: Sequence[list[Any]]) -> int:
+        with self.lock:
+            return int(self.sink.archive_events(rows))
 
     def findings_of_events(self, event_ids: Sequence[str]) -> dict[str, list[Finding]]:
         if self.reader is None:

@@ -27,6 +27,7 @@ Decisions of such events can be published twice: consumers dedupe by event_id.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -35,6 +36,7 @@ from typing import Any
 
 from faust.types import Message
 
+from claimguard.archive.events import event_row
 from claimguard.decode import DecodeError, decode_with_digest
 from claimguard.engine import Engine, PatientHistory
 from claimguard.model import Event
@@ -79,6 +81,8 @@ class Epoch:
     # them acknowledged)
     timed: dict[int, float] = field(default_factory=dict)
     late: list[float] = field(default_factory=list)
+    # rows for the event archive (claimguard.events): every valid event accepted
+    archive: list[list[Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.handed_over.set()
@@ -125,6 +129,9 @@ class Pipeline:
         self._inflight_epoch: Epoch | None = None
         self._rotating = asyncio.Lock()
         self._urgent_since: float | None = None
+        # a reloaded engine waiting for the boundary between two chunks (lifecycle/reload.py)
+        self._next_engine: Engine | None = None
+        self._in_chunk = False
 
     def _new_epoch(self) -> Epoch:
         return Epoch(BatchWriter(self.store, max_rows=self.flush_findings))
@@ -150,10 +157,27 @@ class Pipeline:
                     or not consumer.fetched_since(seek_mark)
                 ):
                     return  # the rest is re-read after the rebalance or seek
-            await self._evaluate(current[start : start + CHUNK], consumer)
+            self._apply_next_engine()
+            self._in_chunk = True
+            try:
+                await self._evaluate(current[start : start + CHUNK], consumer)
+            finally:
+                self._in_chunk = False
         self.stats.batches += 1
         if self._due(self._open):
             await self.rotate()
+
+    def swap_engine(self, engine: Engine, digest: str = "") -> None:
+        """Use `engine` from the next chunk of events on (at once when none is running):
+        every event is evaluated by exactly one rule set, never half by each."""
+        self._next_engine = engine
+        if not self._in_chunk:
+            self._apply_next_engine()
+
+    def _apply_next_engine(self) -> None:
+        if self._next_engine is not None:
+            self.engine, self._next_engine = self._next_engine, None
+            self.stats.rule_reloads += 1
 
     async def _evaluate(self, messages: list[Message], consumer: Any) -> None:
         started = time.perf_counter()
@@ -162,6 +186,7 @@ class Pipeline:
         engine, histories, stats, recent = self.engine, self.histories, self.stats, self.recent
         metrics = self.metrics
         sends: list[Record] = []
+        archive_now = dt.datetime.now(dt.UTC)
         for message in messages:
             unacked.add(message)
             epoch.messages.append(message)
@@ -189,6 +214,8 @@ class Pipeline:
                 outcome = None
             if person:
                 histories.touched(person, message.partition)
+            if outcome is None or not outcome.refused:
+                epoch.archive.append(event_row(event, message.value, message.offset, archive_now))
             if outcome is None:
                 continue
             if outcome.refused:
@@ -321,6 +348,8 @@ class Pipeline:
         )
         self.stats.stored += result.inserted
         self.stats.store_rejected += result.rejected
+        if epoch.archive:  # after the findings: the decision path's rows go first
+            await self._archive(epoch.archive)
         if epoch.lookups and self.recent is not None:
             await self._reply_from_store(epoch.lookups, self.recent)
         changelog: list[tuple[Record, Awaitable[Any] | None]] = []
@@ -348,6 +377,29 @@ class Pipeline:
                 self.metrics.store_write_failures += 1
                 self.metrics.store_up = False
             raise
+
+    async def _archive(self, rows: list[list[Any]]) -> None:
+        """The epoch's events into the archive, under the same lock and retry as the
+        findings: an unavailable store is waited out; a refusal for good is logged with
+        every event_id (the events stay on the input topic) and the stream goes on."""
+        archive = getattr(self.store, "archive_events", None)
+        if archive is None:
+            return
+        try:
+            self.stats.archived += await retrying_async(
+                lambda: archive(rows),
+                what="event archive",
+                backoff=Backoff(0.1, 5.0),
+                retry_on=(StoreUnavailable,),
+            )
+        except StoreError as exc:
+            self.stats.archive_refused += len(rows)
+            log.error(
+                "event archive refused %d events (%r); not archived: %s",
+                len(rows),
+                exc,
+                " ".join(str(row[0]) for row in rows),
+            )
 
     async def _reply_from_store(self, events: list[Event], recent: RecentDecisions) -> None:
         """Replies to repeated checks the worker no longer holds in memory (e.g. after a

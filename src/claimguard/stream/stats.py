@@ -22,6 +22,9 @@ class PipelineStats:
     refused: int = 0  # events refused with a reason: too far ahead, redelivered changed
     conflicting_redeliveries: int = 0  # of those: an event_id seen before with other content
     store_rejected: int = 0  # findings the store refused, kept in its dead-letter table
+    archived: int = 0  # input events newly written to the event archive (claimguard.events)
+    archive_refused: int = 0  # events the archive refused for good (logged with their ids)
+    rule_reloads: int = 0  # rule/knowledge sets swapped in by a reload
     histories_loaded: int = 0  # patient histories read back from the table
     fetch_seconds: float = 0.0  # drain loop: waiting for fetched records, wrapping them
     handle_seconds: float = 0.0  # decoding, evaluating, publishing

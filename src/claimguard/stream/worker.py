@@ -11,6 +11,7 @@ import asyncio
 import gc
 import logging
 import os
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -22,6 +23,7 @@ from claimguard.engine import Engine
 from claimguard.knowledge import KnowledgeError
 from claimguard.ops.connections import faust_credentials, store_client_args
 from claimguard.ops.logs import faust_logging_config, setup_logging
+from claimguard.lifecycle.worker import install_reload
 from claimguard.rules import PackError
 from claimguard.store import FindingStore, StoreError
 from claimguard.store.opening import DEFAULT_WAIT_SECONDS, StoreNeverOpens, open_within
@@ -58,6 +60,7 @@ def open_store(
         store = FindingStore.connect(target, **store_client_args(target))
         try:
             store.migrate()
+            store.apply_event_retention()  # $CLAIMGUARD_EVENT_RETENTION_DAYS, if set
             if region_parents:
                 store.load_regions(region_parents)
         except BaseException:
@@ -85,6 +88,7 @@ def build_app(
     stats: PipelineStats | None = None,
     dispositions_store: Any = None,
     metrics: Any = None,  # claimguard.ops.metrics.WorkerMetrics
+    watch_rules: float = 0.0,
 ) -> tuple[BatchingApp, Pipeline]:
     """The Faust app: the input topic on the batch path, the history table partitioned like
     it (Faust co-assigns topics with equal partition counts), and the pipeline."""
@@ -136,6 +140,7 @@ def build_app(
         metrics=metrics,
     )
     app.batch_topic(settings.topics.events, pipeline.handle)
+    install_reload(app, pipeline, settings, dispositions_store, store_lock, watch_rules)
     gc_policy = GcPolicy()  # see gcpolicy.py: the collector off the decision path
 
     if dispositions_store is not None:
@@ -224,7 +229,11 @@ def run_worker(
     store_wait: float = DEFAULT_WAIT_SECONDS,
     metrics_port: int = 0,
     log_format: str | None = None,
+    watch_rules: float = 0.0,
 ) -> int:
+    # A SIGHUP before the reload handler is installed must not end the worker (its default
+    # action); the files are read at start anyway.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     settings = WorkerSettings(
         broker=broker, store=store, knowledge=Path(knowledge), rules=rules, group=group
     )
@@ -266,6 +275,7 @@ def run_worker(
         stats,
         dispositions_store=finding_store,
         metrics=metrics,
+        watch_rules=watch_rules,
     )
     if metrics is not None:
         from claimguard.ops.worker import instrument
