@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from claimguard.cases.cli import register as register_cases
+
 EXIT_BAD_INPUT = 2
 
 
@@ -147,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="write the JSON Schemas generated from the models")
     p.add_argument("--out", type=Path, default=Path("schemas/json"))
     p.set_defaults(func=_schema)
+    register_cases(sub, rules)
     return parser
 
 
