@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+REVERSED_IN = "320681"  # the county whose first flagged settlement is reversed afterwards
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "contract" / "sample"
 
 
@@ -30,8 +31,31 @@ def populate(store_dir: Path, sample: Path = SAMPLE) -> int:
                     writer.reverse(outcome.reversed_settlements)
                     writer.flush_if_due()
         writer.flush()
+        # one more settlement reversed after its flag became a case: its case turns void
+        flags = sorted(
+            f.settlement_id
+            for f in session.findings.values()
+            if f.action == "flag" and not f.reversed and f.assigned_region == REVERSED_IN
+        )
+        writer.reverse(flags[:1])
+        writer.flush()
         return store.count()
 
 
+def populate_in_child(store_dir: Path, sample: Path = SAMPLE) -> int:
+    """populate() in a child process, which releases the chdb directory when it exits."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, __file__, str(store_dir), str(sample)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout.split()[-1])
+
+
 if __name__ == "__main__":
-    print(populate(Path(sys.argv[1])))
+    print(populate(Path(sys.argv[1]), Path(sys.argv[2]) if len(sys.argv) > 2 else SAMPLE))

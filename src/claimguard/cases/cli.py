@@ -264,6 +264,12 @@ def cases_due(args: argparse.Namespace) -> int:
     return 0
 
 
+def cases_audit(args: argparse.Namespace) -> int:
+    with opened(args) as svc:
+        emit(svc.audit_log(caller(svc, args), args.case, args.limit), args.format)
+    return 0
+
+
 def query(args: argparse.Namespace) -> int:
     from claimguard.cases.queries import NAMED, QueryRefused, scoped_sql
 
@@ -398,6 +404,11 @@ def register(sub: Any, rules: Any) -> None:
     p.add_argument("--reason", default=None)
     p.add_argument("--to", default=None, metavar="REGION", help="transferred: the target")
     p.set_defaults(func=_run(cases_set))
+    p = cs.add_parser("audit", help="who changed or viewed what (supervisors: the subtree)")
+    _common(p)
+    p.add_argument("--case", default=None)
+    p.add_argument("--limit", type=int, default=200)
+    p.set_defaults(func=_run(cases_audit))
     p = cs.add_parser("due", help="days a case may stay open, per level (default 30)")
     p.add_argument("level")
     p.add_argument("days", type=int)
