@@ -104,7 +104,8 @@ class CaseService:
     ) -> None:
         self.store = store
         self.pseudonymize = pseudonymize
-        self.lock = lock or threading.RLock()
+        self.lock = lock or threading.Lock()  # around each store call (shared with a worker)
+        self._changing = threading.RLock()  # around a whole read-check-write of a case
         self.rule_texts = dict(rule_texts or {})
 
     # -- plumbing --------------------------------------------------------------------
@@ -370,9 +371,10 @@ class CaseService:
         to_region: str | None = None,
     ) -> dict[str, Any]:
         """Append one change; CaseRefused (nothing written) when the case is not the
-        caller's to work or the transition is not allowed. Read-check-write runs under the
-        lock, so two console users cannot both move the same case from the same state."""
-        with self._locked():
+        caller's to work or the transition is not allowed. Read-check-write runs under one
+        lock, so two console users cannot both move the same case from the same state
+        (within one process; two processes on one ClickHouse server could)."""
+        with self._changing:
             case = self._find(case_id)
             if case is None or self._visibility(user, case) != "assigned":
                 self.audit(user, "change-refused", case_id, {"to": to})
