@@ -53,6 +53,7 @@ def _worker(args: argparse.Namespace) -> int:
         rules=args.rules,
         group=args.group,
         store_wait=args.store_wait,
+        console=args.console,
     )
 
 
@@ -123,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=60.0,
         metavar="SECONDS",
         help="how long to wait at start-up for an unavailable store (default 60)",
+    )
+    p.add_argument(
+        "--console", default=None, metavar="HOST:PORT", help="also host the analysts' console"
     )
     p.set_defaults(func=_worker)
 

@@ -52,7 +52,7 @@ def rule_texts(rules: Path | None) -> dict[str, tuple[str, str]]:
 def key_file(args: argparse.Namespace) -> Path:
     from claimguard.cases.access import default_key_file
 
-    given = getattr(args, "key_file", None) or os.environ.get("CLAIMGUARD_PSEUDONYM_KEY")
+    given = getattr(args, "key_file", None) or os.environ.get("CLAIMGUARD_PSEUDONYM_KEY")  # KEY_ENV
     return Path(given) if given else default_key_file(args.store)
 
 

@@ -87,6 +87,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "province": ("省", "province"),
     "national": ("全国", "national"),
     "sort": ("排序", "Sort"),
+    "date_from": ("起始日期", "From"),
+    "date_to": ("截止日期", "To"),
 }
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 import threading
 from pathlib import Path
 
 from aiohttp import web
 
-from claimguard.cases.access import Pseudonymizer
+from claimguard.cases.access import KEY_ENV, Pseudonymizer, default_key_file
 from claimguard.cases.service import CaseService
 from claimguard.console.app import make_app
 from claimguard.store import FindingStore, StoreUnavailable
@@ -68,7 +69,7 @@ class ConsoleThread(threading.Thread):
         self.started_event = threading.Event()
         self.error: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
+        self._stopping: asyncio.Event | None = None
 
     def run(self) -> None:
         try:
@@ -80,20 +81,20 @@ class ConsoleThread(threading.Thread):
 
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
+        self._stopping = asyncio.Event()
         runner = web.AppRunner(make_app(self.service), access_log=None)
         await runner.setup()
         try:
             await web.TCPSite(runner, self.host, self.port).start()
             log.info("console on http://%s:%d/", self.host, self.port)
             self.started_event.set()
-            await self._stop.wait()
+            await self._stopping.wait()
         finally:
             await runner.cleanup()
 
     def stop(self) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
         self.join(timeout=5)
 
 
@@ -101,9 +102,14 @@ def start_console(
     store: FindingStore,
     lock: threading.Lock,
     listen: str,
-    key_file: Path,
+    key_file: Path | None = None,
     rules: Path | None = None,
 ) -> ConsoleThread:
+    """Start the console beside the worker; the pseudonym key defaults as for the CLI
+    ($CLAIMGUARD_PSEUDONYM_KEY, else beside an embedded store)."""
+    if key_file is None:
+        given = os.environ.get(KEY_ENV)
+        key_file = Path(given) if given else default_key_file(store.target)
     thread = ConsoleThread(service_for(store, key_file, rules, lock), listen)
     thread.start()
     thread.started_event.wait(timeout=30)

@@ -35,6 +35,7 @@ class WorkerProcess:
     group: str = "claimguard"
     log_path: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
+    console: str | None = None  # HOST:PORT: the worker also hosts the analysts' console
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _log: IO[bytes] | None = field(default=None, init=False, repr=False)
 
@@ -53,6 +54,8 @@ class WorkerProcess:
         ]
         if self.rules is not None:
             cmd += ["--rules", str(self.rules)]
+        if self.console is not None:
+            cmd += ["--console", self.console]
         return cmd
 
     def start(self) -> WorkerProcess:

@@ -82,6 +82,7 @@ def build_app(
     partitions: int,
     stats: PipelineStats | None = None,
     dispositions_store: Any = None,
+    store_lock: threading.Lock | None = None,
 ) -> tuple[BatchingApp, Pipeline]:
     """The Faust app: the input topic on the batch path, the history table partitioned like
     it (Faust co-assigns topics with equal partition counts), and the pipeline."""
@@ -115,7 +116,7 @@ def build_app(
 
     publisher = Publisher(settings.bootstrap)
     # One store call at a time: the flush and the dispositions writer share the connection.
-    store_lock = threading.Lock()
+    store_lock = store_lock or threading.Lock()
     pipeline = Pipeline(
         engine=engine,
         store=LockedSink(store, store_lock, reader=dispositions_store),
@@ -217,6 +218,7 @@ def run_worker(
     rules: Path | None = None,
     group: str = "claimguard",
     store_wait: float = DEFAULT_WAIT_SECONDS,
+    console: str | None = None,
 ) -> int:
     settings = WorkerSettings(
         broker=broker, store=store, knowledge=Path(knowledge), rules=rules, group=group
@@ -246,6 +248,7 @@ def run_worker(
     settings.datadir.mkdir(parents=True, exist_ok=True)
     asyncio.set_event_loop(asyncio.new_event_loop())
     stats = PipelineStats()
+    store_lock = threading.Lock()
     app, pipeline = build_app(
         settings,
         engine,
@@ -253,7 +256,18 @@ def run_worker(
         partitions,
         stats,
         dispositions_store=finding_store,
+        store_lock=store_lock,
     )
+    console_thread = None
+    if console:  # the analysts' console on this process's store (see claimguard.console)
+        from claimguard.console.server import start_console
+
+        try:
+            console_thread = start_console(finding_store, store_lock, console, None, settings.rules)
+        except (RuntimeError, ValueError, OSError) as exc:
+            print(f"claimguard worker: {exc}", file=sys.stderr)
+            finding_store.close()
+            return EXIT_UNAVAILABLE
     quiet_client_logs()
     tune_gc()
     worker = BoundedWorker(
@@ -264,6 +278,8 @@ def run_worker(
     except SystemExit as exc:
         return int(exc.code or 0)
     finally:
+        if console_thread is not None:
+            console_thread.stop()
         finding_store.close()
         _write_stats(pipeline.refreshed_stats(app.fetch_seconds))
     return 0

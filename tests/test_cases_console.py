@@ -1,0 +1,218 @@
+"""The analysts' console in a real browser (Debian's chromium driven by Playwright), hosted
+by a real `claimguard worker --console` that holds the embedded store while the contract
+sample streams through a real Tansu broker: the shape analysts use while the worker runs.
+
+A county analyst signs in, sees only its county's cases, confirms one with the amount
+recovered; the city supervisor sees it in the city's totals and the rule's precision; the
+county's URL for another county's case answers 403; the queue exports CSV. Screenshots of
+every page go to the test's tmp folder (printed at the end).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from test_stream_support import Scenario
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium not installed (apt)"),
+]
+playwright = pytest.importorskip("playwright.sync_api")
+
+
+@dataclass
+class Console:
+    url: str
+    analyst: str  # token of the county 320612 analyst
+    supervisor: str  # token of the city 320600 supervisor
+    shots: Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+@pytest.fixture(scope="module")
+def console(
+    tmp_path_factory: pytest.TempPathFactory, sample_dir: Path, claimguard_cli: list[str]
+) -> Iterator[Console]:
+    from claimguard.stream.broker import LocalBroker
+
+    root = tmp_path_factory.mktemp("console")
+    store = f"chdb://{root / 'store'}"
+
+    def add(name: str, role: str, region: str) -> str:
+        done = subprocess.run(
+            [
+                *claimguard_cli,
+                "users",
+                "add",
+                name,
+                "--role",
+                role,
+                "--region",
+                region,
+                "--store",
+                store,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return done.stdout.strip()
+
+    # users first: once the worker runs, it alone opens the embedded store
+    analyst = add("ana-320612", "analyst", "320612")
+    supervisor = add("sup-320600", "supervisor", "320600")
+    port = free_port()
+    with LocalBroker(log_dir=root / "broker") as broker:
+        scenario = Scenario(broker, root, "console", sample_dir / "knowledge")
+        worker = scenario.worker()
+        worker.console = f"127.0.0.1:{port}"
+        worker.start()
+        try:
+            wait_http(f"http://127.0.0.1:{port}/healthz", 60)
+            scenario.publish((sample_dir / "events.jsonl").read_bytes().splitlines())
+            scenario.wait_drained()
+            time.sleep(1.5)  # the last flush after the last commit
+            shots = root / "screenshots"
+            shots.mkdir()
+            yield Console(f"http://127.0.0.1:{port}", analyst, supervisor, shots)
+        finally:
+            code = worker.stop()
+            assert code == 0, worker.log_text()[-3000:]
+    print(f"\nconsole screenshots: {shots}")
+
+
+@pytest.fixture(scope="module")
+def browser(console: Console) -> Iterator[object]:
+    with playwright.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+def sign_in(browser: object, console: Console, token: str) -> object:
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.goto(f"{console.url}/cases")
+    assert "/login" in page.url  # nothing without a token
+    page.fill("#token", "cg_wrong")
+    page.click("#signin")
+    assert page.locator("#login-error").is_visible()
+    page.fill("#token", token)
+    page.click("#signin")
+    assert page.url.endswith("/cases")
+    return page
+
+
+def test_county_analyst_confirms_city_supervisor_sees_it(browser: object, console: Console) -> None:
+    shot = console.shots
+    page = sign_in(browser, console, console.analyst)
+    page.screenshot(path=shot / "01-queue-county.png", full_page=True)
+    rows = page.locator("#queue tbody tr[data-case]")
+    assert rows.count() > 0
+    assert set(rows.evaluate_all("rs => rs.map(r => r.dataset.region)")) == {"320612"}
+
+    # confirm an assigned case: 核查中 first, then 属实 with the amount recovered
+    page.select_option("#f-status", "assigned")
+    page.click("#filters button[type=submit]")
+    first = page.locator("#queue tbody tr[data-case]").first
+    case_id = first.get_attribute("data-case")
+    first.locator("a").first.click()
+    assert page.url.endswith(f"/cases/{case_id}")
+    page.screenshot(path=shot / "02-case-assigned.png", full_page=True)
+    page.select_option("#to", "verifying")
+    page.click("#apply")
+    assert page.inner_text("#case-status") == "核查中"
+    page.select_option("#to", "confirmed")
+    assert page.locator("#amount").is_visible()
+    page.fill("#amount", "123.45")
+    page.click("#apply")
+    assert page.inner_text("#case-status") == "属实"
+    assert page.inner_text("#recovered") == "123.45"
+    assert page.locator("#history tbody tr").count() == 2
+    assert page.locator("#no-actions").is_visible()  # a verdict closes the case
+    page.screenshot(path=shot / "03-case-confirmed.png", full_page=True)
+
+    # the queue exports what the filter shows, as CSV
+    page.goto(f"{console.url}/cases")
+    with page.expect_download() as download:
+        page.click("#export")
+    text = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    exported = list(csv.DictReader(io.StringIO(text)))
+    assert exported and {r["assigned_region"] for r in exported} == {"320612"}
+    assert "person_id" not in exported[0] and exported[0]["person"].startswith("PX")
+    mine = next(r for r in exported if r["case_id"] == case_id)
+    assert mine["status"] == "confirmed" and float(mine["recovered"]) == 123.45
+    assert len(exported) == rows.count()
+
+    # the city supervisor: the confirmation counts in the city's totals and drill-down
+    boss = sign_in(browser, console, console.supervisor)
+    boss.goto(f"{console.url}/overview")
+    assert boss.inner_text("#t-confirmed") == "1"
+    assert boss.inner_text("#t-recovered") == "123.45"
+    county_row = boss.locator("#children tr", has=boss.locator("a", has_text="320612"))
+    assert county_row.locator("td").nth(4).inner_text() == "1"
+    boss.screenshot(path=shot / "04-overview-city.png", full_page=True)
+    county_row.locator("a").click()
+    assert "region=320612" in boss.url and "320612" in boss.inner_text("#region-title")
+    boss.screenshot(path=shot / "05-overview-county.png", full_page=True)
+    boss.goto(f"{console.url}/rules?min=1")
+    assert "100%" in boss.inner_text("#rules")
+    boss.screenshot(path=shot / "06-rules.png", full_page=True)
+    boss.click("#lang-toggle")
+    assert "Rule precision" in boss.inner_text("body")
+    boss.goto(f"{console.url}/cases/{case_id}")
+    assert boss.inner_text("#case-status") == "Confirmed"
+    boss.screenshot(path=shot / "07-case-en.png", full_page=True)
+    boss.goto(f"{console.url}/audit")
+    audit = boss.inner_text("#audit")
+    assert "change" in audit and "ana-320612" in audit
+    boss.screenshot(path=shot / "08-audit.png", full_page=True)
+
+
+def test_county_cannot_open_another_countys_case(browser: object, console: Console) -> None:
+    boss = sign_in(browser, console, console.supervisor)
+    boss.goto(f"{console.url}/cases?region=320602")
+    other = boss.locator("#queue tbody tr[data-case]").first.get_attribute("data-case")
+    assert other
+    page = sign_in(browser, console, console.analyst)
+    answer = page.goto(f"{console.url}/cases/{other}")
+    assert answer is not None and answer.status == 403
+    page.screenshot(path=console.shots / "09-forbidden.png", full_page=True)
+    assert page.goto(f"{console.url}/cases/C-0000000000000000").status == 403  # guessed
+    assert page.goto(f"{console.url}/overview?region=320600").status == 403  # above it
+    assert page.goto(f"{console.url}/cases?region=320602").status == 403
+    refused = page.request.post(f"{console.url}/cases/{other}/status", form={"to": "verifying"})
+    assert refused.status == 403
+    boss.goto(f"{console.url}/cases/{other}")
+    assert boss.inner_text("#case-status") == "已交办"  # unchanged
