@@ -72,7 +72,13 @@ def _broker(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from claimguard.stream.demo import run_demo
 
-    return run_demo(data=args.data, settlements=args.settlements, seed=args.seed, serve=args.serve)
+    return run_demo(
+        data=args.data,
+        settlements=args.settlements,
+        seed=args.seed,
+        serve=args.serve,
+        console_at=args.console,
+    )
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -147,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument(
         "--serve", default=None, metavar="HOST:PORT", help="then keep a `claimguard serve` up"
+    )
+    p.add_argument(
+        "--console", default=None, metavar="HOST:PORT", help="then serve the analysts' console"
     )
     p.set_defaults(func=_demo)
 
