@@ -41,6 +41,7 @@ class Console:
     url: str
     analyst: str  # token of the county 320612 analyst
     supervisor: str  # token of the city 320600 supervisor
+    notified: str  # token of an analyst in 510104, told of cross-region care elsewhere
     shots: Path
 
 
@@ -96,6 +97,7 @@ def console(
     # users first: once the worker runs, it alone opens the embedded store
     analyst = add("ana-320612", "analyst", "320612")
     supervisor = add("sup-320600", "supervisor", "320600")
+    notified = add("ana-510104", "analyst", "510104")
     port = free_port()
     with LocalBroker(log_dir=root / "broker") as broker:
         scenario = Scenario(broker, root, "console", sample_dir / "knowledge")
@@ -109,7 +111,7 @@ def console(
             time.sleep(1.5)  # the last flush after the last commit
             shots = root / "screenshots"
             shots.mkdir()
-            yield Console(f"http://127.0.0.1:{port}", analyst, supervisor, shots)
+            yield Console(f"http://127.0.0.1:{port}", analyst, supervisor, notified, shots)
         finally:
             code = worker.stop()
             assert code == 0, worker.log_text()[-3000:]
@@ -190,9 +192,13 @@ def test_county_analyst_confirms_city_supervisor_sees_it(browser: object, consol
     county_row.locator("a").click()
     assert "region=320612" in boss.url and "320612" in boss.inner_text("#region-title")
     boss.screenshot(path=shot / "05-overview-county.png", full_page=True)
+    boss.goto(f"{console.url}/report")
+    report = boss.inner_text("#report")
+    assert "属实" in report and "123.45" in report
+    boss.screenshot(path=shot / "06-report.png", full_page=True)
     boss.goto(f"{console.url}/rules?min=1")
     assert "100%" in boss.inner_text("#rules")
-    boss.screenshot(path=shot / "06-rules.png", full_page=True)
+    boss.screenshot(path=shot / "06-rules-precision.png", full_page=True)
     boss.click("#lang-toggle")
     assert "Rule precision" in boss.inner_text("body")
     boss.goto(f"{console.url}/cases/{case_id}")
@@ -220,3 +226,21 @@ def test_county_cannot_open_another_countys_case(browser: object, console: Conso
     assert refused.status == 403
     boss.goto(f"{console.url}/cases/{other}")
     assert boss.inner_text("#case-status") == "已交办"  # unchanged
+
+
+def test_notified_region_reads_but_cannot_work(browser: object, console: Console) -> None:
+    page = sign_in(browser, console, console.notified)
+    assert page.locator("#queue tbody tr[data-case]").count() == 0  # nothing assigned here
+    page.click("#nav-notifications")
+    rows = page.locator("#notifications tbody tr[data-case]")
+    assert rows.count() > 0
+    assert "510104" in rows.first.inner_text()
+    page.screenshot(path=console.shots / "10-notifications.png", full_page=True)
+    case_id = rows.first.get_attribute("data-case")
+    rows.first.locator("a").first.click()
+    assert page.locator("#no-actions").is_visible()
+    assert page.locator("#transition").count() == 0
+    page.screenshot(path=console.shots / "11-case-notified.png", full_page=True)
+    refused = page.request.post(f"{console.url}/cases/{case_id}/status", form={"to": "verifying"})
+    assert refused.status == 403
+    assert page.goto(f"{console.url}/report").status == 403  # reports are supervisors'

@@ -5,8 +5,15 @@
 --   assigned_region: the last change's region (escalated/transferred), else the routing's.
 --   due_at: opened_at (when the store received the finding) + the days of the current
 --   level; overdue: still open after due_at.
--- The one filter on findings sits in the innermost SELECT: shadow-mode findings (a
--- `shadow` column, issue 11) are excluded there by adding `AND shadow = 0`.
+-- Which findings are cases: one view, so that one later statement changes it everywhere
+-- (cases_current, case_report, rule_verdicts read through it). Shadow-mode findings
+-- (a `shadow` column, issue 11) never open cases: a later migration runs
+--   CREATE OR REPLACE VIEW claimguard.case_findings AS
+--   SELECT * FROM claimguard.findings FINAL WHERE action = 'flag' AND shadow = 0
+CREATE VIEW IF NOT EXISTS claimguard.case_findings AS
+SELECT *
+FROM claimguard.findings FINAL
+WHERE action = 'flag';
 
 CREATE VIEW IF NOT EXISTS claimguard.cases_current AS
 SELECT
@@ -57,12 +64,7 @@ FROM
             substring(assigned_region, 5, 2) = '00', 'city',
             'county'
         ) AS level
-    FROM
-    (
-        SELECT *
-        FROM claimguard.findings FINAL
-        WHERE action = 'flag'
-    ) AS f
+    FROM claimguard.case_findings AS f
     LEFT JOIN
     (
         SELECT

@@ -70,6 +70,9 @@ def make_app(service: CaseService) -> web.Application:
     app.router.add_get("/cases.csv", queue_csv)
     app.router.add_get("/cases/{case_id}", case_page)
     app.router.add_post("/cases/{case_id}/status", case_set)
+    app.router.add_get("/notifications", notifications_page)
+    app.router.add_get("/report", report_page)
+    app.router.add_get("/report.csv", report_csv)
     app.router.add_get("/rules", rules_page)
     app.router.add_get("/audit", audit_page)
     app.router.add_static("/static", HERE / "static")
@@ -297,6 +300,57 @@ async def case_set(request: web.Request) -> web.Response:
     if "history" not in result:  # escalated out of the caller's subtree
         raise web.HTTPSeeOther("/cases")
     raise web.HTTPSeeOther(f"/cases/{case_id}")
+
+
+async def notifications_page(request: web.Request) -> web.Response:
+    from claimguard.cases.queries import notifications
+
+    user: User = request["user"]
+    svc = request.app[SERVICE]
+    day_from, day_to = _date(request.query.get("from")), _date(request.query.get("to"))
+    rows = await _call(request, notifications, svc, user, day_from, day_to, 500)
+    await _call(request, svc.audit, user, "notifications", "", {"rows": len(rows)})
+    return render(request, "notifications.html", rows=rows)
+
+
+async def _report_rows(request: web.Request) -> list[dict[str, Any]] | None:
+    """The upward report of the caller's subtree: supervisors and admins only."""
+    from claimguard.cases.queries import report
+
+    user: User = request["user"]
+    if not user.supervises:
+        return None
+    svc = request.app[SERVICE]
+    day_from, day_to = _date(request.query.get("from")), _date(request.query.get("to"))
+    rows = await _call(request, report, svc, user, day_from, day_to, 0)
+    await _call(request, svc.audit, user, "report", "", {"rows": len(rows)})
+    return rows
+
+
+async def report_page(request: web.Request) -> web.Response:
+    rows = await _report_rows(request)
+    if rows is None:
+        return forbidden(request)
+    return render(request, "report.html", rows=rows, qs=urlencode(dict(request.query)))
+
+
+async def report_csv(request: web.Request) -> web.Response:
+    rows = await _report_rows(request)
+    if rows is None:
+        return forbidden(request)
+    out = io.StringIO()
+    columns = ["month", "violation", "status", "cases", "amount", "recovered", "overdue"]
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: plain(v) for k, v in row.items()})
+    user: User = request["user"]
+    return web.Response(
+        body="\ufeff" + out.getvalue(),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="report-{user.region}.csv"'},
+    )
 
 
 async def rules_page(request: web.Request) -> web.Response:

@@ -87,6 +87,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "province": ("省", "province"),
     "national": ("全国", "national"),
     "sort": ("排序", "Sort"),
+    "notifications": ("异地通报", "Notifications"),
+    "report": ("上报统计", "Report"),
+    "month": ("月份", "Month"),
+    "insured_region": ("参保地", "Insured in"),
     "date_from": ("起始日期", "From"),
     "date_to": ("截止日期", "To"),
 }
