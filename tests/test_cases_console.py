@@ -42,6 +42,8 @@ class Console:
     analyst: str  # token of the county 320612 analyst
     supervisor: str  # token of the city 320600 supervisor
     notified: str  # token of an analyst in 510104, told of cross-region care elsewhere
+    admin: str  # token of a national admin
+    store: str
     shots: Path
 
 
@@ -98,6 +100,7 @@ def console(
     analyst = add("ana-320612", "analyst", "320612")
     supervisor = add("sup-320600", "supervisor", "320600")
     notified = add("ana-510104", "analyst", "510104")
+    admin = add("admin", "admin", "000000")
     port = free_port()
     with LocalBroker(log_dir=root / "broker") as broker:
         scenario = Scenario(broker, root, "console", sample_dir / "knowledge")
@@ -111,7 +114,9 @@ def console(
             time.sleep(1.5)  # the last flush after the last commit
             shots = root / "screenshots"
             shots.mkdir()
-            yield Console(f"http://127.0.0.1:{port}", analyst, supervisor, notified, shots)
+            yield Console(
+                f"http://127.0.0.1:{port}", analyst, supervisor, notified, admin, store, shots
+            )
         finally:
             code = worker.stop()
             assert code == 0, worker.log_text()[-3000:]
@@ -244,3 +249,34 @@ def test_notified_region_reads_but_cannot_work(browser: object, console: Console
     refused = page.request.post(f"{console.url}/cases/{case_id}/status", form={"to": "verifying"})
     assert refused.status == 403
     assert page.goto(f"{console.url}/report").status == 403  # reports are supervisors'
+
+
+def test_national_drill_down_to_a_county(browser: object, console: Console) -> None:
+    page = sign_in(browser, console, console.admin)
+    page.goto(f"{console.url}/overview")
+    national = int(page.inner_text("#t-cases"))
+    path = []
+    for region in ("320000", "320600", "320612"):  # province → city → county
+        page.locator("#children a", has_text=region).click()
+        assert f"region={region}" in page.url
+        path.append(int(page.inner_text("#t-cases")))
+        page.screenshot(path=console.shots / f"12-drill-{region}.png", full_page=True)
+    assert national > path[0] >= path[1] > path[2] > 0
+    page.click("#up")  # and back up
+    assert "region=320600" in page.url
+
+
+def test_only_the_worker_opens_its_embedded_store(
+    console: Console, claimguard_cli: list[str]
+) -> None:
+    """While the worker (and its console) holds the store, a standalone console or CLI
+    says so and exits 69 instead of waiting or corrupting anything."""
+    for args in (["console", "--listen", "127.0.0.1:1"], ["cases", "list", "--as", "320612"]):
+        done = subprocess.run(
+            [*claimguard_cli, *args, "--store", console.store],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 69, done.stderr
+        assert "--console" in done.stderr

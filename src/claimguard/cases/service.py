@@ -165,12 +165,15 @@ class CaseService:
             self.ensure_regions([str(r["r"]) for r in found])
 
     def children(self, region: str) -> list[str]:
+        """The regions one level below `region` on any stored chain (a province appears
+        under national even when no case is assigned to the province itself)."""
         found = self.rows(
-            "SELECT DISTINCT region FROM claimguard.region_ancestors "
-            "WHERE ancestor = {r:String} AND distance = 1 ORDER BY region",
+            "SELECT DISTINCT chain[indexOf(chain, {r:String}) - 1] AS child "
+            "FROM claimguard.region_chains FINAL "
+            "WHERE indexOf(chain, {r:String}) > 1 ORDER BY child",
             {"r": region},
         )
-        return [str(r["region"]) for r in found]
+        return [str(r["child"]) for r in found]
 
     # -- users and audit ---------------------------------------------------------------
 
