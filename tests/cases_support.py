@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 REVERSED_IN = "320681"  # the county whose first flagged settlement is reversed afterwards
+DISPOSITION_REASON = "急诊抢救需要，继续执行"
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "contract" / "sample"
 
 
@@ -18,6 +19,7 @@ def populate(store_dir: Path, sample: Path = SAMPLE) -> int:
     from claimguard.engine import Engine
     from claimguard.replay import ReplaySession
     from claimguard.store import BatchWriter, FindingStore
+    from claimguard.store.dispositions import rows_of, write_dispositions
 
     with FindingStore.connect(f"chdb://{store_dir}") as store:
         store.migrate()
@@ -39,6 +41,30 @@ def populate(store_dir: Path, sample: Path = SAMPLE) -> int:
         )
         writer.reverse(flags[:1])
         writer.flush()
+        # a clinician continued one hold whose settlement was also flagged (3103, as the
+        # worker's dispositions consumer writes it): its case shows the disposition
+        flagged = {f.settlement_id for f in session.findings.values() if f.action == "flag"}
+        holds = sorted(
+            (f.settlement_id, f.finding_id)
+            for f in session.findings.values()
+            if f.action == "hold" and f.settlement_id in flagged
+        )
+        if holds:
+            message = {
+                "received_at": "2026-04-01T10:00:00+08:00",
+                "msgid": "demo-3103",
+                "fixmedins_code": "H0",
+                "warns": [
+                    {
+                        "finding_id": holds[0][1],
+                        "warn_type": 1,
+                        "dspo_way": 1,
+                        "reason": DISPOSITION_REASON,
+                    }
+                ],
+            }
+            write_dispositions(store, rows_of(message))
+            (store_dir.parent / "disposition-settlement").write_text(holds[0][0])
         return store.count()
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from cases_support import populate_in_child
+from cases_support import DISPOSITION_REASON, populate_in_child
 
 pytestmark = pytest.mark.integration
 
@@ -229,3 +229,14 @@ def test_queries_are_scoped_and_sql_is_read_only(cg: Run) -> None:
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__]))
+
+
+def test_a_continued_hold_shows_on_its_settlements_case(cg: Run, store: str) -> None:
+    settlement = (Path(store.removeprefix("chdb://")).parent / "disposition-settlement").read_text()
+    case = next(c for c in cases(cg, "000000") if c["settlement_id"] == settlement)
+    shown = json.loads(
+        cg("cases", "show", case["case_id"], "--as", "000000", "--format", "json").stdout
+    )
+    (disposition,) = shown["dispositions"]
+    assert disposition["action"] == "hold" and disposition["disposition_way"] == 1
+    assert disposition["disposition_reason"] == DISPOSITION_REASON
