@@ -105,7 +105,7 @@ def run_demo(
             f"letters, {stats.get('findings', '?')} findings"
         )
         _report(console, f"chdb://{data / 'store'}", _region_names(data / "synth" / "knowledge"))
-        _analysts(console, data, console_at or "127.0.0.1:8090", hosted=bool(serve))
+        _analysts(console, data, console_at or "127.0.0.1:8090", bool(serve), bool(console_at))
         if console_at and not serve:  # the worker has stopped: the console opens the store
             from claimguard.console.server import run_console
 
@@ -128,7 +128,7 @@ def run_demo(
         broker.stop()
 
 
-def _analysts(console: Console, data: Path, listen: str, hosted: bool) -> None:
+def _analysts(console: Console, data: Path, listen: str, hosted: bool, serving: bool) -> None:
     """Demo users and worked cases; the console's address and the tokens to sign in."""
     from claimguard.cases.demo import seed_cases, write_tokens
 
@@ -144,6 +144,8 @@ def _analysts(console: Console, data: Path, listen: str, hosted: bool) -> None:
     url = f"http://{listen}/"
     if hosted:
         console.print(f"  console: {url} (hosted by the worker)")
+    elif serving:
+        console.print(f"  console: {url} (until Ctrl-C)")
     else:
         console.print(
             f"  console: {url} — `make demo-console`, or "
