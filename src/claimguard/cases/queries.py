@@ -70,17 +70,17 @@ def top_doctors(svc: CaseService, user: User, day_from: Any, day_to: Any, limit:
             "SELECT name FROM system.columns WHERE database = 'claimguard' AND table = 'events'"
         )
     }
-    raw = next((n for n in ("raw", "event", "json", "payload", "body") if n in columns), None)
-    if raw is None or "settlement_id" not in columns:
+    if "raw" not in columns or "settlement_id" not in columns:
         raise QueryRefused("top-doctors needs the event archive (claimguard.events), not present")
     extra, params = _window("c.occurred_at", day_from, day_to)
     return svc.rows(
         "SELECT JSONExtractString(e.raw, 'visit', 'doctor_code') AS doctor_code, "
         "count() AS cases, sum(c.amount) AS amount_at_risk, "
         "countIf(c.status = 'confirmed') AS confirmed "
-        f"FROM {CASES} AS c INNER JOIN (SELECT settlement_id, any({raw}) AS raw "
-        "FROM claimguard.events GROUP BY settlement_id) AS e "
-        "ON e.settlement_id = c.settlement_id "
+        f"FROM {CASES} AS c INNER JOIN (SELECT settlement_id, any(raw) AS raw "
+        "FROM claimguard.events WHERE event_type = 'settled' AND settlement_id IN "
+        f"(SELECT settlement_id FROM {CASES} WHERE assigned_region IN {SUBTREE}) "
+        "GROUP BY settlement_id) AS e ON e.settlement_id = c.settlement_id "
         f"WHERE c.assigned_region IN {SUBTREE} AND c.status != 'void'{extra} "
         "GROUP BY doctor_code ORDER BY amount_at_risk DESC LIMIT {limit:UInt32}",
         {"home": user.region, "limit": limit, **params},

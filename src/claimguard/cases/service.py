@@ -354,7 +354,7 @@ class CaseService:
         ]
         title, basis = self.rule_texts.get(str(case["rule_id"]), ("", ""))
         out["rule_title"], out["rule_basis"] = title, basis
-        out["items"] = self.settlement_items(str(case["settlement_id"]))
+        out["items"] = self.settlement_items(str(case["settlement_id"]), case["occurred_at"])
         out["allowed"] = (
             list(lifecycle.allowed(str(case["status"]), user.role)) if seen == "assigned" else []
         )
@@ -430,22 +430,29 @@ class CaseService:
 
     # -- the settlement's items, when the event archive (issue 11) holds the event -------
 
-    def settlement_items(self, settlement_id: str) -> list[dict[str, Any]] | None:
-        """The items of the settlement's last archived event, or None without an archive."""
+    def settlement_items(
+        self, settlement_id: str, occurred_at: dt.datetime | None = None
+    ) -> list[dict[str, Any]] | None:
+        """The items of the settlement's archived event (the `settled` one first), or None
+        when there is no event archive (`claimguard.events`, issue 11). The archive is
+        ordered by event time, so the flagged settlement's time bounds the read."""
         columns = self.rows(
-            "SELECT name, type FROM system.columns "
-            "WHERE database = 'claimguard' AND table = 'events'"
+            "SELECT name FROM system.columns WHERE database = 'claimguard' AND table = 'events'"
         )
         names = {str(c["name"]) for c in columns}
-        raw = next((n for n in ("raw", "event", "json", "payload", "body") if n in names), None)
-        if raw is None or "settlement_id" not in names:
+        if "raw" not in names or "settlement_id" not in names:
             return None
-        found = self.rows(
-            f"SELECT {raw} AS raw FROM claimguard.events WHERE settlement_id = {{sid:String}} "
-            + ("ORDER BY occurred_at DESC " if "occurred_at" in names else "")
-            + "LIMIT 1",
-            {"sid": settlement_id},
-        )
+        where = "settlement_id = {sid:String}"
+        params: dict[str, Any] = {"sid": settlement_id}
+        order = ""
+        if "occurred_at" in names and occurred_at is not None:
+            where += (
+                " AND occurred_at BETWEEN {t:DateTime64(3)} - INTERVAL 1 DAY"
+                " AND {t:DateTime64(3)} + INTERVAL 1 DAY"
+            )
+            params["t"] = occurred_at
+            order = "ORDER BY event_type = 'settled' DESC, occurred_at DESC "
+        found = self.rows(f"SELECT raw FROM claimguard.events WHERE {where} {order}LIMIT 1", params)
         if not found:
             return []
         try:
