@@ -57,7 +57,9 @@ def key_file(args: argparse.Namespace) -> Path:
 
 
 @contextmanager
-def opened(args: argparse.Namespace) -> Iterator[CaseService]:
+def opened(args: argparse.Namespace, texts: bool = False) -> Iterator[CaseService]:
+    """The store behind a CaseService; `texts`: with rule titles and bases (loading the
+    packs costs about a second, so only the commands that print them ask)."""
     from claimguard.cases.access import Pseudonymizer
     from claimguard.cases.service import CaseService
     from claimguard.store import FindingStore, StoreUnavailable
@@ -73,7 +75,8 @@ def opened(args: argparse.Namespace) -> Iterator[CaseService]:
     try:
         store.migrate()
         pseudo = Pseudonymizer.from_file(key_file(args))
-        yield CaseService(store, pseudo, rule_texts=rule_texts(getattr(args, "rules", None)))
+        texts_of = rule_texts(getattr(args, "rules", None)) if texts else None
+        yield CaseService(store, pseudo, rule_texts=texts_of)
     finally:
         store.close()
 
@@ -196,7 +199,7 @@ def cases_list(args: argparse.Namespace) -> int:
 
 
 def cases_show(args: argparse.Namespace) -> int:
-    with opened(args) as svc:
+    with opened(args, texts=True) as svc:
         case = svc.show(caller(svc, args), args.case_id)
     if args.format == "json":
         print(json.dumps({k: _deep(v) for k, v in case.items()}, ensure_ascii=False))
@@ -322,7 +325,7 @@ def users_revoke(args: argparse.Namespace) -> int:
 def rules_stats(args: argparse.Namespace) -> int:
     from claimguard.cases.access import User
 
-    with opened(args) as svc:
+    with opened(args, texts=True) as svc:
         user = (
             caller(svc, args) if (args.as_region or args.token) else User("cli", "admin", "000000")
         )
