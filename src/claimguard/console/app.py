@@ -23,6 +23,7 @@ from claimguard.cases.lifecycle import STATUSES, CaseRefused, parse_amount
 from claimguard.cases.service import CaseNotVisible, CaseService, plain
 from claimguard.console.i18n import translator
 from claimguard.routing.regions import level_of
+from claimguard.store import StoreUnavailable
 
 HERE = Path(__file__).parent
 COOKIE = "cg_token"
@@ -106,6 +107,13 @@ async def _user_of(request: web.Request) -> User | None:
 
 @web.middleware
 async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await _authorised(request, handler)
+    except StoreUnavailable:  # e.g. the worker's store is down: say so, keep serving
+        return render(request, "error.html", status=503, message_key="unavailable")
+
+
+async def _authorised(request: web.Request, handler: Handler) -> web.StreamResponse:
     open_paths = ("/login", "/static/", "/lang/", "/healthz")
     if not request.path.startswith(open_paths):
         user = await _user_of(request)

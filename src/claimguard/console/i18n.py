@@ -72,6 +72,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "ready-for-in": ("可转事中", "ready for 事中"),
     "to-review": ("需复核", "to review"),
     "forbidden": ("无权访问：不在您的辖区内或不存在", "Forbidden: not in your jurisdiction"),
+    "unavailable": ("数据库暂不可用，请稍后重试", "The store is unavailable; try again shortly"),
     "refused": ("操作未执行", "Not done"),
     "none": ("无", "none"),
     "signed_in_as": ("当前用户", "Signed in as"),
