@@ -15,7 +15,9 @@ import io
 import os
 import socket
 import subprocess
+import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -66,6 +68,19 @@ def wait_http(url: str, timeout: float) -> None:
             time.sleep(0.3)
 
 
+def poll_queue(url: str, token: str, running: threading.Event, answers: list[int]) -> None:
+    while running.is_set():
+        request = urllib.request.Request(
+            f"{url}/cases", headers={"Authorization": f"Bearer {token}"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                answers.append(answer.status)
+        except urllib.error.HTTPError as exc:
+            answers.append(exc.code)
+        time.sleep(0.2)
+
+
 @pytest.fixture(scope="module")
 def console(
     tmp_path_factory: pytest.TempPathFactory, sample_dir: Path, claimguard_cli: list[str]
@@ -109,8 +124,19 @@ def console(
         worker.start()
         try:
             wait_http(f"http://127.0.0.1:{port}/healthz", 60)
+            # analysts keep working while the worker writes: the queue answers throughout
+            answers: list[int] = []
+            streaming = threading.Event()
+            poller = threading.Thread(
+                target=poll_queue, args=(f"http://127.0.0.1:{port}", analyst, streaming, answers)
+            )
+            streaming.set()
+            poller.start()
             scenario.publish((sample_dir / "events.jsonl").read_bytes().splitlines())
             scenario.wait_drained()
+            streaming.clear()
+            poller.join()
+            assert len(answers) >= 3 and set(answers) == {200}, answers
             time.sleep(1.5)  # the last flush after the last commit
             shots = root / "screenshots"
             shots.mkdir()
