@@ -49,6 +49,24 @@ def rule_texts(rules: Path | None) -> dict[str, tuple[str, str]]:
         return {}
 
 
+def violation_titles(rules: Path | None) -> dict[str, str]:
+    """violation code → the Chinese title of a rule that reports it (the shortest, which
+    names the violation rather than one variant of it), for the console."""
+    try:
+        from claimguard.rules import load_packs
+
+        titles: dict[str, str] = {}
+        for r in load_packs(rules).rules:
+            title = r.spec.title
+            if title and (
+                r.spec.violation not in titles or len(title) < len(titles[r.spec.violation])
+            ):
+                titles[r.spec.violation] = title
+        return titles
+    except Exception:
+        return {}
+
+
 def key_file(args: argparse.Namespace) -> Path:
     from claimguard.cases.access import default_key_file
 

@@ -107,6 +107,7 @@ class CaseService:
         self.lock = lock or threading.Lock()  # around each store call (shared with a worker)
         self._changing = threading.RLock()  # around a whole read-check-write of a case
         self.rule_texts = dict(rule_texts or {})
+        self.violation_titles: dict[str, str] = {}  # code → a Chinese name, for display
 
     # -- plumbing --------------------------------------------------------------------
 

@@ -129,10 +129,12 @@ async def _authorised(request: web.Request, handler: Handler) -> web.StreamRespo
 
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
     lang = request.cookies.get(LANG_COOKIE, "zh")
+    titles = request.app[SERVICE].violation_titles if lang != "en" else {}
     html = (
         request.app[ENV]
         .get_template(template)
         .render(
+            vname=lambda code: titles.get(code, code),
             t=translator(lang),
             lang=lang,
             user=request.get("user"),

@@ -30,9 +30,11 @@ def parse_listen(listen: str) -> tuple[str, int]:
 def service_for(
     store: FindingStore, key_file: Path, rules: Path | None, lock: threading.Lock | None = None
 ) -> CaseService:
-    from claimguard.cases.cli import rule_texts
+    from claimguard.cases.cli import rule_texts, violation_titles
 
-    return CaseService(store, Pseudonymizer.from_file(key_file), lock, rule_texts(rules))
+    service = CaseService(store, Pseudonymizer.from_file(key_file), lock, rule_texts(rules))
+    service.violation_titles = violation_titles(rules)
+    return service
 
 
 def run_console(target: str, listen: str, key_file: Path, rules: Path | None = None) -> int:
