@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: install demo demo-serve test lint schemas bench clean
+.PHONY: install demo demo-serve demo-console test lint schemas bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ demo: $(STAMP)
 # the demo, then broker + worker + `claimguard serve` on 127.0.0.1:8080 until Ctrl-C
 demo-serve: $(STAMP)
 	$(BIN)/claimguard demo --serve 127.0.0.1:8080
+
+# the demo, then the analysts' console on 127.0.0.1:8090 until Ctrl-C (tokens printed)
+demo-console: $(STAMP)
+	$(BIN)/claimguard demo --console 127.0.0.1:8090
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

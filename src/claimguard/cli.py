@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from claimguard.cases.cli import register as register_cases
 from claimguard.ops.arguments import add_ops_arguments, apply_ops_arguments
 
 EXIT_BAD_INPUT = 2
@@ -74,6 +75,7 @@ def _worker(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port,
         log_format=args.log_format,
         watch_rules=args.watch_rules,
+        console=args.console,
     )
 
 
@@ -96,7 +98,13 @@ def _broker(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from claimguard.stream.demo import run_demo
 
-    return run_demo(data=args.data, settlements=args.settlements, seed=args.seed, serve=args.serve)
+    return run_demo(
+        data=args.data,
+        settlements=args.settlements,
+        seed=args.seed,
+        serve=args.serve,
+        console_at=args.console,
+    )
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -163,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="reload packs and knowledge when their files change (polled; SIGHUP always works)",
     )
+    p.add_argument(
+        "--console", default=None, metavar="HOST:PORT", help="also host the analysts' console"
+    )
     p.set_defaults(func=_worker)
 
     p = sub.add_parser("serve", help="synchronous checks over HTTP (own and 3101/3102/3103)")
@@ -184,6 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--serve", default=None, metavar="HOST:PORT", help="then keep a `claimguard serve` up"
     )
+    p.add_argument(
+        "--console", default=None, metavar="HOST:PORT", help="then serve the analysts' console"
+    )
     p.set_defaults(func=_demo)
 
     from claimguard.backtest.cli import add_parser as add_backtest
@@ -193,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="write the JSON Schemas generated from the models")
     p.add_argument("--out", type=Path, default=Path("schemas/json"))
     p.set_defaults(func=_schema)
+    register_cases(sub, rules)
     return parser
 
 

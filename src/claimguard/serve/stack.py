@@ -94,7 +94,12 @@ def example_national(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def keep_serving(
-    console: Any, broker_url: str, data: Path, listen: str, env: dict[str, str]
+    console: Any,
+    broker_url: str,
+    data: Path,
+    listen: str,
+    env: dict[str, str],
+    console_at: str | None = None,
 ) -> int:
     host, port = parse_listen(listen)
     log = data / "worker" / "worker.log"
@@ -106,6 +111,7 @@ def keep_serving(
         group="claimguard-demo",
         log_path=log,
         env={**env, "CLAIMGUARD_LOG_LEVEL": "info"},  # its "Ready" line says it is up
+        console=console_at,  # the analysts' console, hosted by the worker
     )
     serve = ServeProcess(broker=broker_url, host=host, port=port, log_path=data / "serve.log")
     stop = threading.Event()

@@ -34,10 +34,16 @@ DRAIN_TIMEOUT = 900.0
 TOP_JURISDICTIONS = 10
 
 
-def run_demo(data: Path, settlements: int = 5_000, seed: int = 7, serve: str | None = None) -> int:
+def run_demo(
+    data: Path,
+    settlements: int = 5_000,
+    seed: int = 7,
+    serve: str | None = None,
+    console_at: str | None = None,
+) -> int:
     console = Console()
     data = Path(data).resolve()
-    for stale in ("synth", "store", "worker", "broker"):
+    for stale in ("synth", "store", "store.pseudonym.key", "worker", "broker"):
         shutil.rmtree(data / stale, ignore_errors=True)
     data.mkdir(parents=True, exist_ok=True)
 
@@ -99,11 +105,19 @@ def run_demo(data: Path, settlements: int = 5_000, seed: int = 7, serve: str | N
             f"letters, {stats.get('findings', '?')} findings"
         )
         _report(console, f"chdb://{data / 'store'}", _region_names(data / "synth" / "knowledge"))
+        _analysts(console, data, console_at or "127.0.0.1:8090", bool(serve), bool(console_at))
+        if console_at and not serve:  # the worker has stopped: the console opens the store
+            from claimguard.console.server import run_console
+
+            broker.stop()
+            store = f"chdb://{data / 'store'}"
+            return run_console(store, console_at, data / "store.pseudonym.key")
         if serve:  # leave broker + worker + `claimguard serve` running for HTTP checks
             from claimguard.serve.stack import keep_serving
 
             env = {**FAST_GROUP_ENV, "CLAIMGUARD_WORKER_DIR": str(data / "worker" / "faust")}
-            return keep_serving(console, broker.url, data, serve, env)
+            listen = console_at or "127.0.0.1:8090"
+            return keep_serving(console, broker.url, data, serve, env, listen)
         return 0
     except TimeoutError as exc:
         console.print(f"[red]{exc}[/]")
@@ -112,6 +126,31 @@ def run_demo(data: Path, settlements: int = 5_000, seed: int = 7, serve: str | N
         if worker is not None:
             worker.stop()
         broker.stop()
+
+
+def _analysts(console: Console, data: Path, listen: str, hosted: bool, serving: bool) -> None:
+    """Demo users and worked cases; the console's address and the tokens to sign in."""
+    from claimguard.cases.demo import seed_cases, write_tokens
+
+    users = seed_cases(f"chdb://{data / 'store'}")
+    if not users:
+        return
+    tokens = data / "tokens.tsv"
+    write_tokens(users, tokens)
+    console.print("\n[bold]analysts' console[/] (疑点交办): sign in with a token")
+    for user in users:
+        console.print(f"  {user.role:<10} {user.region}  {user.name:<14} {user.token}")
+    console.print(f"  (also in {tokens})")
+    url = f"http://{listen}/"
+    if hosted:
+        console.print(f"  console: {url} (hosted by the worker)")
+    elif serving:
+        console.print(f"  console: {url} (until Ctrl-C)")
+    else:
+        console.print(
+            f"  console: {url} — `make demo-console`, or "
+            f"`claimguard console --store chdb://{data / 'store'} --listen {listen}`"
+        )
 
 
 def _progress(console: Console) -> Progress:

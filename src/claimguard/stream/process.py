@@ -38,6 +38,7 @@ class WorkerProcess:
     # /metrics, /healthz, /readyz; 0 = off (several workers share a test machine)
     metrics_port: int = 0
     extra_args: list[str] = field(default_factory=list)
+    console: str | None = None  # HOST:PORT: the worker also hosts the analysts' console
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _log: IO[bytes] | None = field(default=None, init=False, repr=False)
 
@@ -56,6 +57,8 @@ class WorkerProcess:
         ]
         if self.rules is not None:
             cmd += ["--rules", str(self.rules)]
+        if self.console is not None:
+            cmd += ["--console", self.console]
         return [*cmd, "--metrics-port", str(self.metrics_port), *self.extra_args]
 
     def start(self) -> WorkerProcess:

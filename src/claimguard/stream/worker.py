@@ -89,6 +89,7 @@ def build_app(
     dispositions_store: Any = None,
     metrics: Any = None,  # claimguard.ops.metrics.WorkerMetrics
     watch_rules: float = 0.0,
+    store_lock: threading.Lock | None = None,
 ) -> tuple[BatchingApp, Pipeline]:
     """The Faust app: the input topic on the batch path, the history table partitioned like
     it (Faust co-assigns topics with equal partition counts), and the pipeline."""
@@ -123,7 +124,7 @@ def build_app(
 
     publisher = Publisher(settings.bootstrap)
     # One store call at a time: the flush and the dispositions writer share the connection.
-    store_lock = threading.Lock()
+    store_lock = store_lock or threading.Lock()
     pipeline = Pipeline(
         engine=engine,
         store=LockedSink(store, store_lock, reader=dispositions_store),
@@ -230,6 +231,7 @@ def run_worker(
     metrics_port: int = 0,
     log_format: str | None = None,
     watch_rules: float = 0.0,
+    console: str | None = None,
 ) -> int:
     # A SIGHUP before the reload handler is installed must not end the worker (its default
     # action); the files are read at start anyway.
@@ -260,6 +262,7 @@ def run_worker(
     settings.datadir.mkdir(parents=True, exist_ok=True)
     asyncio.set_event_loop(asyncio.new_event_loop())
     stats = PipelineStats()
+    store_lock = threading.Lock()
     sink, metrics = with_outage_switch(finding_store), None
     if metrics_port:
         from claimguard.ops.metrics import WorkerMetrics
@@ -276,6 +279,7 @@ def run_worker(
         dispositions_store=finding_store,
         metrics=metrics,
         watch_rules=watch_rules,
+        store_lock=store_lock,
     )
     if metrics is not None:
         from claimguard.ops.worker import instrument
@@ -294,6 +298,16 @@ def run_worker(
             print(f"claimguard worker: metrics port {metrics_port}: {exc}", file=sys.stderr)
             finding_store.close()
             return EXIT_UNAVAILABLE
+    console_thread = None
+    if console:  # the analysts' console on this process's store (see claimguard.console)
+        from claimguard.console.server import start_console
+
+        try:
+            console_thread = start_console(finding_store, store_lock, console, None, settings.rules)
+        except (RuntimeError, ValueError, OSError) as exc:
+            print(f"claimguard worker: {exc}", file=sys.stderr)
+            finding_store.close()
+            return EXIT_UNAVAILABLE
     quiet_client_logs()
     tune_gc()
     worker = BoundedWorker(
@@ -308,6 +322,8 @@ def run_worker(
     except SystemExit as exc:
         return int(exc.code or 0)
     finally:
+        if console_thread is not None:
+            console_thread.stop()
         finding_store.close()
         _write_stats(pipeline.refreshed_stats(app.fetch_seconds))
     return 0
