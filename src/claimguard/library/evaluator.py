@@ -91,7 +91,11 @@ class LibraryEvaluator:
         if found is None:
             if len(self._selected) > MEMO_LIMIT:
                 self._selected.clear()
-            tables: dict[str, dict[str, list[Bound]]] = {"item": {}, "diagnosis": {}, "operation": {}}
+            tables: dict[str, dict[str, list[Bound]]] = {
+                "item": {},
+                "diagnosis": {},
+                "operation": {},
+            }
             visit: list[Bound] = []
             for rule in select_rules(self.rules, event.event_type, event.institution.region):
                 if not runs_on(rule, event):

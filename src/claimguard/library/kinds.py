@@ -206,7 +206,9 @@ def _second_line(ctx: Ctx, item: Item, point: Point, p: Params, interval: str) -
         same = _period(interval, ctx.day.toordinal())
         wanted = set(first_line)
         for record in ctx.history:
-            if record.sid != ctx.event.settlement_id and any(r.code in wanted and same(r.day) for r in record.items):
+            if record.sid != ctx.event.settlement_id and any(
+                r.code in wanted and same(r.day) for r in record.items
+            ):
                 return None
     return Detail("|".join(first_line))
 

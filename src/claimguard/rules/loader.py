@@ -11,6 +11,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from claimguard.library.kinds import INTERVAL_DAYS, KINDS
+from claimguard.library.nhsa import BY_CODE
 from claimguard.rules.compiled import (
     APPLIES_NAMES,
     ITEM_NAMES,
@@ -23,8 +25,6 @@ from claimguard.rules.expr import ExprError, ParamsType, compile_expr, compile_t
 from claimguard.rules.functions import FUNCTIONS
 from claimguard.rules.spec import PackSpec, RuleSpec
 from claimguard.rules.taxonomy import ALL_TAXONOMY, LIBRARY_TAXONOMY, allowed_actions
-from claimguard.library.kinds import INTERVAL_DAYS, KINDS
-from claimguard.library.nhsa import BY_CODE
 from claimguard.rules.windows import PRE_SETTLEMENT_KINDS, WINDOW_KINDS, retention_days
 from claimguard.rules.yamlfile import LineDict, NotUtf8, line_of, load_yaml
 
