@@ -409,22 +409,22 @@ def _operation_diagnosis(ctx: Ctx, code: str, point: Point, p: Params) -> Detail
 # -- visit kinds (no points) ---------------------------------------------------------------
 
 
-def _listing(ctx: Ctx, rule: str, p: Params) -> Detail | None:
+def _listing(ctx: Ctx, rule: str, point: Point | None, p: Params) -> Detail | None:
+    """A settlement list without the data it must carry: items always; diagnoses, department
+    and doctor for a visit to a doctor (a pharmacy purchase may have none of them)."""
     visit = ctx.visit
-    missing = [
-        name
-        for name, present in (
+    needed = [("items", bool(ctx.items))]
+    if visit.visit_type != "pharmacy":
+        needed += [
             ("diagnoses", bool(visit.diagnoses)),
             ("department", bool(visit.department.strip())),
             ("doctor_code", bool(visit.doctor_code.strip())),
-            ("items", bool(ctx.items)),
-        )
-        if not present
-    ]
+        ]
+    missing = [name for name, present in needed if not present]
     return Detail("|".join(missing)) if missing else None
 
 
-def _amount_mismatch(ctx: Ctx, rule: str, p: ToleranceParams) -> Detail | None:
+def _amount_mismatch(ctx: Ctx, rule: str, point: Point | None, p: ToleranceParams) -> Detail | None:
     bad = [
         i.item_id
         for i in ctx.items
@@ -433,7 +433,7 @@ def _amount_mismatch(ctx: Ctx, rule: str, p: ToleranceParams) -> Detail | None:
     return Detail(len(bad), tuple(bad)) if bad else None
 
 
-def _late_upload(ctx: Ctx, rule: str, p: UploadParams) -> Detail | None:
+def _late_upload(ctx: Ctx, rule: str, point: Point | None, p: UploadParams) -> Detail | None:
     limit = p.max_hours * 3600
     late = []
     worst = 0.0
@@ -448,7 +448,7 @@ def _late_upload(ctx: Ctx, rule: str, p: UploadParams) -> Detail | None:
     return Detail(round(worst / 3600, 1), tuple(late)) if late else None
 
 
-def _charge_outside_stay(ctx: Ctx, rule: str, p: Params) -> Detail | None:
+def _charge_outside_stay(ctx: Ctx, rule: str, point: Point | None, p: Params) -> Detail | None:
     visit = ctx.visit
     if visit.visit_type != "inpatient" or visit.admitted_at is None:
         return None
@@ -463,7 +463,7 @@ def _charge_outside_stay(ctx: Ctx, rule: str, p: Params) -> Detail | None:
     return Detail(len(outside), tuple(outside)) if outside else None
 
 
-def _drug_variety(ctx: Ctx, rule: str, p: VarietyParams) -> Detail | None:
+def _drug_variety(ctx: Ctx, rule: str, point: Point | None, p: VarietyParams) -> Detail | None:
     drugs = {i.code for i in ctx.items if i.kind == "drug"}
     if len(drugs) <= p.max_drugs:
         return None
@@ -471,7 +471,7 @@ def _drug_variety(ctx: Ctx, rule: str, p: VarietyParams) -> Detail | None:
     return Detail(len(drugs), ids)
 
 
-def _herb_prescription(ctx: Ctx, rule: str, p: HerbParams) -> Detail | None:
+def _herb_prescription(ctx: Ctx, rule: str, point: Point | None, p: HerbParams) -> Detail | None:
     groups: dict[str, list[str]] = {}
     for item in ctx.items:
         if item.kind == "drug" and item.group:
@@ -482,7 +482,7 @@ def _herb_prescription(ctx: Ctx, rule: str, p: HerbParams) -> Detail | None:
     return None
 
 
-def _operation_unknown(ctx: Ctx, rule: str, p: Params) -> Detail | None:
+def _operation_unknown(ctx: Ctx, rule: str, point: Point | None, p: Params) -> Detail | None:
     """An operation code the rule's points (the valid 手术操作 codes) do not list. With no
     point of the rule loaded nothing is known to be valid, so nothing is flagged."""
     if rule not in ctx.index.rules:

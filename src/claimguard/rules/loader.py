@@ -11,7 +11,6 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from claimguard.library.kinds import INTERVAL_DAYS, KINDS
 from claimguard.library.nhsa import BY_CODE
 from claimguard.rules.compiled import (
     APPLIES_NAMES,
@@ -77,6 +76,8 @@ class RuleSet:
     def retention_days(self) -> int:
         """Days of patient history the window rules need (at least 31)."""
         spans = [retention_days(r.window) for r in self.window_rules if r.window]
+        from claimguard.library.kinds import INTERVAL_DAYS  # the library imports this module
+
         spans += [INTERVAL_DAYS[r.spec.interval or "当次"] for r in self.points_rules]
         return max([31, *spans])
 
@@ -212,6 +213,8 @@ def _check_library_fields(spec: RuleSpec, raw: LineDict) -> None:
 
 
 def _points_params(spec: RuleSpec, raw: LineDict) -> Any:
+    from claimguard.library.kinds import KINDS  # the library imports this module
+
     if spec.check not in KINDS:
         kinds = ", ".join(sorted(KINDS))
         raise ValueError(
