@@ -401,6 +401,13 @@ CODE_TYPE = {"diagnosis_gender": "TX", "diagnosis_age": "TX", "diagnosis_without
              "operation_diagnosis": "47.0901", "operation_unknown": "47.0901"}
 
 
+class _Dumper(yaml.SafeDumper):
+    """Lists indented under their key, as the hand-written packs have them."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
 def main() -> None:
     from claimguard.library.kinds import KINDS
 
@@ -452,8 +459,8 @@ def main() -> None:
         pack = {"pack": f"{layer}.{stem}", "layer": layer,
                 "description": PACKS[file] + " Generated once by tools/gen_library_packs.py; "
                 "edit freely.", "rules": rules}
-        text = yaml.safe_dump(pack, allow_unicode=True, sort_keys=False, width=100,
-                              default_flow_style=None)
+        text = yaml.dump(pack, Dumper=_Dumper, allow_unicode=True, sort_keys=False,
+                         width=200, default_flow_style=None)
         (ROOT / f"{file}.yaml").write_text(text, encoding="utf-8")
         print(f"{file}.yaml: {len(rules)} rules")
 

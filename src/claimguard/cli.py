@@ -80,6 +80,12 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _register_catalog(rules: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from claimguard.library.catalog_doc import register
+
+    register(rules)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="claimguard", description="Streaming monitoring of medical-insurance settlements."
@@ -102,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = rules.add_parser("test", help="run the test cases beside the rules")
     p.add_argument("dir", type=Path, nargs="?", default=None)
     p.set_defaults(func=_rules_test)
+    _register_catalog(rules)
 
     p = sub.add_parser("synth", help="synthetic knowledge and events with injected violations")
     p.add_argument("--out", type=Path, required=True)
