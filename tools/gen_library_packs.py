@@ -155,9 +155,13 @@ def tests_for(check: str, code: str, params: dict, act: str, cc: str = "TX") -> 
                 ["B"], act)]
         days = {"自然日": ("2026-03-02T10:00", "2026-03-02T11:00", "2026-03-03T09:00"),
                 "自然月": ("2026-03-05T09:00", "2026-03-06T09:00", "2026-04-01T09:00")}[interval]
+        first = T0
+        if check == "course":  # supplies end before the next starts: no repeat dispensing
+            first, days = "2026-03-01T09:00:00+08:00", (
+                "2026-03-21T09:00", "2026-03-31T09:00", "2026-04-01T09:00")
         return [case(f"{interval}: a total of {lim} passes, past it is hit, the next period "
                      "starts again", P(max=lim), [
-            ev("A", [f(vals[0])], event_type="settled"),
+            ev("A", [f(vals[0])], event_type="settled", occurred_at=first),
             ev("B", [f(vals[1])], event_type="settled", occurred_at=days[0] + ":00+08:00"),
             ev("C", [f(vals[2])], event_type="settled", occurred_at=days[1] + ":00+08:00"),
             ev("D", [f(vals[3])], event_type="settled", occurred_at=days[2] + ":00+08:00"),
