@@ -6,7 +6,6 @@ the block adds no contract §3 finding."""
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import orjson
 import pytest
@@ -28,7 +27,8 @@ def replayed(tmp_path_factory: pytest.TempPathFactory, claimguard_cli: list[str]
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     rows = [orjson.loads(line) for line in findings.read_bytes().splitlines()]
-    expected = [orjson.loads(line) for line in (out / "library_expected.jsonl").read_bytes().splitlines()]  # fmt: skip
+    raw = (out / "library_expected.jsonl").read_bytes()
+    expected = [orjson.loads(line) for line in raw.splitlines()]
     return out, summary, rows, expected
 
 
