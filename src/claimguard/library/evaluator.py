@@ -28,6 +28,9 @@ class Bound(NamedTuple):
     params: BaseModel
     interval: str
     always: bool  # no `effective` dates
+    check: Any  # kind.check, fetched once
+    periodic: bool
+    key: str  # the rule's first NHSA code (what a visit kind is handed)
 
 
 class Selected(NamedTuple):
@@ -54,7 +57,14 @@ def bind(rule: CompiledRule) -> Bound:
     kind = KINDS[rule.spec.check or ""]
     assert rule.kind_params is not None
     return Bound(
-        rule, kind, rule.kind_params, rule.spec.interval or "当次", rule.spec.effective is None
+        rule,
+        kind,
+        rule.kind_params,
+        rule.spec.interval or "当次",
+        rule.spec.effective is None,
+        kind.check,
+        kind.periodic,
+        rule.spec.nhsa_codes[0],
     )
 
 
@@ -75,6 +85,7 @@ class LibraryEvaluator:
         self.rules = rules
         self.errors = errors
         self._selected: dict[tuple[str, str, str, int, str], Selected] = {}
+        self._bound: dict[str, Bound] = {}  # rule id → bound once (the kinds are looked up then)
 
     def select(self, event: Event) -> Selected:
         from claimguard.engine.stateless import select_rules  # engine imports this module
@@ -100,7 +111,9 @@ class LibraryEvaluator:
             for rule in select_rules(self.rules, event.event_type, event.institution.region):
                 if not runs_on(rule, event):
                     continue
-                bound = bind(rule)
+                bound = self._bound.get(rule.id)
+                if bound is None:
+                    bound = self._bound[rule.id] = bind(rule)
                 if bound.kind.on == "visit":
                     visit.append(bound)
                     continue
@@ -128,10 +141,10 @@ class LibraryEvaluator:
             if rule in failed or not (bound.always or rule.in_force(day)):
                 return
             try:
-                if bound.kind.periodic:
-                    detail = bound.kind.check(ctx, subject, point, bound.params, bound.interval)
+                if bound.periodic:
+                    detail = bound.check(ctx, subject, point, bound.params, bound.interval)
                 else:
-                    detail = bound.kind.check(ctx, subject, point, bound.params)
+                    detail = bound.check(ctx, subject, point, bound.params)
             except Exception as exc:  # contained: this rule only, this event only
                 self.errors.report(rule.id, f"event {event.event_id}", exc)
                 failed.add(rule)
@@ -141,6 +154,8 @@ class LibraryEvaluator:
                 hits.setdefault(rule, []).append((item, point, detail))
 
         if selected.item:
+            # The hot path: one dict access per item; per point found, the rule types that
+            # read it; each check called directly (no wrapper) unless it raises or hits.
             by_item, keyed = index.by_item, selected.item
             for item in event.items:
                 points = by_item.get(item.code)
@@ -148,9 +163,27 @@ class LibraryEvaluator:
                     continue
                 for point in points:
                     bounds = keyed.get(point.rule)
-                    if bounds and point.in_force(day, region):
-                        for bound in bounds:
+                    if bounds is None:
+                        continue
+                    # Point.in_force, inlined: this runs for every point of every item
+                    start, end, regions = point[10], point[11], point[12]
+                    if (
+                        (start is not None and day < start)
+                        or (end is not None and day > end)
+                        or (regions and not region.startswith(regions))
+                    ):
+                        continue
+                    for bound in bounds:
+                        if bound.periodic or not bound.always or bound.rule in failed:
                             run(bound, item, point)
+                            continue
+                        try:
+                            detail = bound.check(ctx, item, point, bound.params)
+                        except Exception:
+                            run(bound, item, point)  # reports and switches the rule off
+                            continue
+                        if detail is not None:
+                            hits.setdefault(bound.rule, []).append((item, point, detail))
         if selected.diagnosis:
             keyed = selected.diagnosis
             for diagnosis in dict.fromkeys(ctx.visit.diagnoses):
@@ -168,7 +201,7 @@ class LibraryEvaluator:
                         for bound in bounds:
                             run(bound, operation, point)
         for bound in selected.visit:
-            run(bound, bound.rule.spec.nhsa_codes[0], None)
+            run(bound, bound.key, None)
         for rule, found in hits.items():
             if rule in failed:
                 continue
