@@ -43,6 +43,14 @@ class LockedSink:
         with self.lock:
             return int(self.sink.mark_reversed(settlement_ids))
 
+    def write_lines(self, rows: Sequence[Sequence[Any]]) -> int:
+        """Settled line totals for the ZB indicators (store/settled_lines.py)."""
+        write = getattr(self.sink, "write_lines", None)
+        if write is None:
+            return 0
+        with self.lock:
+            return int(write(rows))
+
     def findings_of_events(self, event_ids: Sequence[str]) -> dict[str, list[Finding]]:
         if self.reader is None:
             return {}
