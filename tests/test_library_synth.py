@@ -10,7 +10,7 @@ import subprocess
 import orjson
 import pytest
 
-from claimguard.rules.taxonomy import TAXONOMY
+from claimguard.rules.taxonomy import LIBRARY_TAXONOMY, TAXONOMY
 from claimguard.synth import generate
 from helpers import default_ruleset
 
@@ -34,8 +34,12 @@ def replayed(tmp_path_factory: pytest.TempPathFactory, claimguard_cli: list[str]
 
 def test_every_points_rule_is_exercised(replayed):
     _, summary, _, expected = replayed
-    points_rules = {r.id for r in default_ruleset().points_rules}
-    assert {row["rule_id"] for row in expected if "action" in row} == points_rules
+    ruleset = default_ruleset()
+    exercised = {r.id for r in ruleset.points_rules} | {
+        r.id for r in ruleset.window_rules if r.spec.violation in LIBRARY_TAXONOMY
+    }
+    assert "authenticity.frequent-dispensing" in exercised
+    assert {row["rule_id"] for row in expected if "action" in row} == exercised
     assert summary.library_hits == sum("action" in row for row in expected) > 70
 
 

@@ -51,24 +51,49 @@ def _shift(text: str, years: int) -> str:
     return _DATE.sub(lambda m: f"{int(m.group(1)) - years:04d}{m.group(2)}", text)
 
 
-def _site(geo: Geography) -> tuple[Any, Any, str]:
-    """A regular level-2 hospital, one of its active doctors and a department they share."""
+def _sites(geo: Geography) -> list[tuple[Any, Any, str]]:
+    """Regular level-2 hospitals, each with one of its active doctors and a department they
+    share (three, so stays can be at different hospitals: no 分解住院 between them)."""
+    sites = []
     for inst in sorted(geo.institutions, key=lambda i: i.code):
         if inst.kind != "hospital" or inst.level != 2 or inst.status != "active":
             continue
         for doctor, department in geo.practice.get(inst.code, []):
             if doctor.status == "active" and department in inst.departments:
-                return inst, doctor, department
-    raise ValueError("the synthetic geography has no regular level-2 hospital")
+                sites.append((inst, doctor, department))
+                break
+        if len(sites) == 3:
+            return sites
+    raise ValueError("the synthetic geography has too few regular level-2 hospitals")
+
+
+def _pharmacy(geo: Geography) -> Any:
+    for inst in sorted(geo.institutions, key=lambda i: i.code):
+        if inst.kind == "pharmacy" and inst.status == "active":
+            return inst
+    raise ValueError("the synthetic geography has no regular pharmacy")
+
+
+def _exercised(ruleset: RuleSet) -> list[Any]:
+    """The points rules, and the window rules of library codes (频繁购药, 频繁住院)."""
+    from claimguard.rules.taxonomy import LIBRARY_TAXONOMY
+
+    windows = [
+        r for r in ruleset.window_rules if r.spec.violation in LIBRARY_TAXONOMY and r.spec.tests
+    ]
+    return [*ruleset.points_rules, *windows]
 
 
 def build_block(geo: Geography, ruleset: RuleSet | None = None) -> LibraryBlock:
     ruleset = ruleset or load_packs()
-    inst, doctor, department = _site(geo)
+    sites = _sites(geo)
+    pharmacy = _pharmacy(geo)
+    department = sites[0][2]  # the department tokens of the cases become this one
     block = LibraryBlock()
     timed: list[tuple[str, int, bytes]] = []
     number = 0
-    for rule in ruleset.points_rules:
+    for rule in _exercised(ruleset):
+        rotate = rule.spec.scope == "window"  # its stays at different hospitals
         for case in rule.spec.tests:
             number += 1
             tag = f"L{number:03d}"
@@ -88,7 +113,11 @@ def build_block(geo: Geography, ruleset: RuleSet | None = None) -> LibraryBlock:
             for index, shared in enumerate(build_events(renamed)):
                 # build_events shares the base event's nested dicts: copy each event alone
                 event = copy.deepcopy(shared)
-                _localise(event, inst, doctor.code, department, tag, index)
+                site = sites[index % len(sites)] if rotate else sites[0]
+                if event["visit"]["visit_type"] == "pharmacy":
+                    _localise(event, pharmacy, "", "", tag, index)
+                else:
+                    _localise(event, site[0], site[1].code, site[2], tag, index)
                 sids[event["settlement_id"].removeprefix(tag)] = event["settlement_id"]
                 for item in event["items"]:
                     block.items.setdefault(item["code"], item["kind"])
@@ -120,7 +149,9 @@ def _localise(event: dict[str, Any], inst: Any, doctor: str, department: str, ta
     event["event_id"] = f"{tag}-E{index}"
     event["settlement_id"] = f"{tag}{event['settlement_id']}"
     institution = event["institution"]
-    institution.update(code=inst.code, region=inst.region, kind="hospital")
+    institution.update(code=inst.code, region=inst.region, kind=inst.kind)
+    if inst.kind == "pharmacy":
+        institution["level"] = inst.level
     visit = event["visit"]
     visit.update(doctor_code=doctor, department=department, visit_id=f"{tag}V{index}")
     patient = event["patient"]
