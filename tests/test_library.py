@@ -203,3 +203,17 @@ def test_catalog_check_fails_when_stale(tmp_path: Path, claimguard_cli: list[str
         capture_output=True, text=True,
     )  # fmt: skip
     assert result.returncode == 1 and "stale" in result.stderr
+
+
+def test_a_point_applies_only_in_its_dates_and_regions():
+    def run(**point: str) -> list[tuple[str, str]]:
+        row = {"point_id": "K", "rule": CHILD, "codes": "TX", "max": "14", **point}
+        return hits(run_events([{"items": [{"code": "TX"}]}], {"points": [row]}), "DRUG_CHILD_ONLY")
+
+    # the case's event is on 2026-03-02 at an institution in 320602
+    assert run() == [("T0", "hold")]
+    assert run(effective_from="2026-03-02", effective_until="2026-03-02") == [("T0", "hold")]
+    assert run(effective_from="2026-03-03") == []
+    assert run(effective_until="2026-03-01") == []
+    assert run(regions="3206") == [("T0", "hold")]
+    assert run(regions="44|11") == []
