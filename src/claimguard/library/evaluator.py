@@ -201,7 +201,16 @@ class LibraryEvaluator:
                         for bound in bounds:
                             run(bound, operation, point)
         for bound in selected.visit:
-            run(bound, bound.key, None)
+            if bound.periodic or not bound.always:
+                run(bound, bound.key, None)
+                continue
+            try:  # the usual case, called directly; a raise goes through run() to be reported
+                detail = bound.check(ctx, bound.key, None, bound.params)
+            except Exception:
+                run(bound, bound.key, None)
+                continue
+            if detail is not None:
+                hits.setdefault(bound.rule, []).append((None, None, detail))
         for rule, found in hits.items():
             if rule in failed:
                 continue

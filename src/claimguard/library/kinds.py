@@ -71,10 +71,9 @@ class Ctx:
     """One event as the kinds see it; the settlement's code index is built once, lazily."""
 
     __slots__ = (
+        "_age",
         "_by_code",
         "_rule_items",
-        "age",
-        "age_days",
         "day",
         "event",
         "history",
@@ -95,12 +94,21 @@ class Ctx:
         self.items = event.items
         self.day = event.date
         self.region = event.institution.region
-        self.age = age_on(event.patient.birth_date, self.day)
-        self.age_days = (self.day - event.patient.birth_date).days
+        self._age: int | None = None  # computed when a rule type asks
         self.history = history  # the patient's other settled settlements
         self.index = index
         self._by_code: dict[str, list[Item]] | None = None
         self._rule_items: dict[str, list[Item]] = {}
+
+    @property
+    def age(self) -> int | None:
+        if self._age is None:
+            self._age = age_on(self.patient.birth_date, self.day)
+        return self._age
+
+    @property
+    def age_days(self) -> int:
+        return (self.day - self.patient.birth_date).days
 
     def by_code(self) -> dict[str, list[Item]]:
         found = self._by_code
@@ -425,10 +433,13 @@ def _listing(ctx: Ctx, rule: str, point: Point | None, p: Params) -> Detail | No
 
 
 def _amount_mismatch(ctx: Ctx, rule: str, point: Point | None, p: ToleranceParams) -> Detail | None:
+    tolerance = p.tolerance
     bad = [
         i.item_id
         for i in ctx.items
-        if abs(round(i.quantity * i.unit_price - i.amount, 6)) > p.tolerance
+        # the cheap test first; rounding (1e-6) only decides the near-boundary cases
+        if abs(i.quantity * i.unit_price - i.amount) > tolerance
+        and abs(round(i.quantity * i.unit_price - i.amount, 6)) > tolerance
     ]
     return Detail(len(bad), tuple(bad)) if bad else None
 
