@@ -38,8 +38,24 @@ def statuses(ruleset: RuleSet) -> dict[str, tuple[str, str]]:
     return found
 
 
+def rule_types(ruleset: RuleSet) -> dict[str, str]:
+    """NHSA code → the rule types (and their interval, scenarios) of the rules implementing it."""
+    found: dict[str, set[str]] = {}
+    for rule in ruleset.rules:
+        spec = rule.spec
+        text = f"`{spec.check}`" if spec.check else f"`{spec.scope}`"
+        if spec.interval:
+            text += f" {spec.interval}"
+        if spec.scenarios:
+            text += f" ({'/'.join(spec.scenarios)})"
+        for code in spec.nhsa_codes:
+            found.setdefault(code, set()).add(text)
+    return {code: ", ".join(sorted(texts)) for code, texts in found.items()}
+
+
 def render(ruleset: RuleSet) -> str:
     status = statuses(ruleset)
+    types = rule_types(ruleset)
     gz_done = sum(status[r.code][0] == "implemented" for r in GZ_RULES)
     new_done = sum(status[r.code][0] == "implemented" for r in TYPES_2025)
     lines = [
@@ -63,13 +79,15 @@ def render(ruleset: RuleSet) -> str:
                 "",
                 f"## {group}",
                 "",
-                "| code | rule | violation | result | status | rules / what is needed |",
-                "|---|---|---|---|---|---|",
+                "| code | rule | violation | result | status | rules / what is needed "
+                "| rule type |",
+                "|---|---|---|---|---|---|---|",
             ]
         state, detail = status[nhsa.code]
+        kind = types.get(nhsa.code) or types.get(nhsa.same_as, "")
         lines.append(
             f"| {nhsa.code} | {nhsa.name} | {_violation(nhsa)} | {nhsa.result} | {state} | "
-            f"{detail} |"
+            f"{detail} | {kind} |"
         )
     return "\n".join(lines) + "\n"
 
