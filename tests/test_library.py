@@ -155,6 +155,7 @@ def test_points_cost_nothing_on_codes_they_do_not_name(monkeypatch: pytest.Monke
         ("nhsa_code: GZ10000101007000", "nhsa_code: GZ10000101099000", "not in the NHSA rule"),
         ("    result: 明确违规\n", "", "result: a library rule type says"),
         ("    params: {unit: days}\n", "    params: {unit: weeks}\n", "params.unit"),
+        ("    result: 明确违规\n", "    result: 可疑\n", "at settle is alert, not hold"),
     ],
 )
 def test_lint_refuses_a_bad_points_rule(tmp_path: Path, old: str, new: str, fragment: str):
