@@ -482,6 +482,7 @@ def points(
     )
     today, points_t = best["today"][0], best["points"][0]
     ratio = points_t.rate / today.rate
+    cpu_ratio = points_t.cpu_rate / today.cpu_rate  # what to read on a shared machine
     same = best["points"][1].findings == best["today"][1].findings
     print(row("5 replay, today's knowledge base", today))
     print(
@@ -490,6 +491,7 @@ def points(
         f"{verdict(ratio >= TARGET_POINT_RATIO)}); "
         + ("same findings" if same else "FINDINGS DIFFER")
     )
+    print(f"      in CPU time: {cpu_ratio:.2f} of today's")
 
 
 def peer(

@@ -41,6 +41,8 @@ class Selected(NamedTuple):
     diagnosis: dict[str, tuple[Bound, ...]]
     operation: dict[str, tuple[Bound, ...]]
     visit: tuple[Bound, ...]
+    # item code → its (point, bound) pairs for these rules, flattened on first sight
+    pairs: dict[str, tuple[tuple[Point, Bound], ...]]
 
     @property
     def empty(self) -> bool:
@@ -121,7 +123,7 @@ class LibraryEvaluator:
                     tables[bound.kind.on].setdefault(code, []).append(bound)
             frozen = {t: {k: tuple(v) for k, v in table.items()} for t, table in tables.items()}
             found = self._selected[key] = Selected(
-                frozen["item"], frozen["diagnosis"], frozen["operation"], tuple(visit)
+                frozen["item"], frozen["diagnosis"], frozen["operation"], tuple(visit), {}
             )
         return found
 
@@ -154,18 +156,24 @@ class LibraryEvaluator:
                 hits.setdefault(rule, []).append((item, point, detail))
 
         if selected.item:
-            # The hot path: one dict access per item; per point found, the rule types that
-            # read it; each check called directly (no wrapper) unless it raises or hits.
-            by_item, keyed = index.by_item, selected.item
+            # The hot path: per item one dict access, giving the (point, rule type) pairs of
+            # its code for the rules selected here (flattened once per code); per pair the
+            # point's validity inline and the check called directly unless it raises or hits.
+            by_item, keyed, memo = index.by_item, selected.item, selected.pairs
             for item in event.items:
-                points = by_item.get(item.code)
-                if not points:
-                    continue
-                for point in points:
-                    bounds = keyed.get(point.rule)
-                    if bounds is None:
-                        continue
-                    # Point.in_force, inlined: this runs for every point of every item
+                code = item.code
+                pairs = memo.get(code)
+                if pairs is None:
+                    pairs = tuple(
+                        (point, bound)
+                        for point in by_item.get(code, ())
+                        for bound in keyed.get(point.rule, ())
+                    )
+                    if len(memo) > MEMO_LIMIT:
+                        memo.clear()
+                    memo[code] = pairs
+                for point, bound in pairs:
+                    # Point.in_force, inlined: this runs for every pair of every item
                     start, end, regions = point[10], point[11], point[12]
                     if (
                         (start is not None and day < start)
@@ -173,17 +181,16 @@ class LibraryEvaluator:
                         or (regions and not region.startswith(regions))
                     ):
                         continue
-                    for bound in bounds:
-                        if bound.periodic or not bound.always or bound.rule in failed:
-                            run(bound, item, point)
-                            continue
-                        try:
-                            detail = bound.check(ctx, item, point, bound.params)
-                        except Exception:
-                            run(bound, item, point)  # reports and switches the rule off
-                            continue
-                        if detail is not None:
-                            hits.setdefault(bound.rule, []).append((item, point, detail))
+                    if bound.periodic or not bound.always or bound.rule in failed:
+                        run(bound, item, point)
+                        continue
+                    try:
+                        detail = bound.check(ctx, item, point, bound.params)
+                    except Exception:
+                        run(bound, item, point)  # reports and switches the rule off
+                        continue
+                    if detail is not None:
+                        hits.setdefault(bound.rule, []).append((item, point, detail))
         if selected.diagnosis:
             keyed = selected.diagnosis
             for diagnosis in dict.fromkeys(ctx.visit.diagnoses):
