@@ -96,6 +96,23 @@ def test_indicators_flag_over_threshold_and_over_peers(store: FindingStore):
     assert {(f.institution_code, f.indicator) for f in store.indicator_findings()} == set(found)
 
 
+def test_a_threshold_for_the_level_wins_over_the_kinds(store: FindingStore):
+    # level-2 hospitals: 70 % exam is allowed here (the kind's default is 30 %)
+    store.client.command(
+        "INSERT INTO claimguard.indicator_thresholds VALUES "
+        "('exam_ratio', 'hospital', 2, 0.8, 1.5, 3, 2)"
+    )
+    try:
+        found = {(f.institution_code, f.indicator) for f in store.indicator_findings()}
+        assert ("H32060200002", "exam_ratio") not in found
+        assert ("H32060200009", "drug_ratio") in found
+    finally:
+        store.client.command(
+            "INSERT INTO claimguard.indicator_thresholds VALUES "
+            "('exam_ratio', 'hospital', 2, 2.0, 100, 1000000, 3)"
+        )
+
+
 def test_readmission_rate_over_31_days(store: FindingStore):
     def stay(sid: str, person: str, admitted: str, discharged: str) -> dict:
         visit = {"visit_type": "inpatient", "admitted_at": f"{admitted}T09:00:00+08:00",

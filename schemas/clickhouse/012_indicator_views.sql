@@ -73,6 +73,7 @@ ARRAY JOIN [
 
 -- Findings for analysts: an institution-month whose indicator is over its threshold, or
 -- over peer_factor × the average of its peers (when it has at least min_peers of them).
+-- A threshold row for the institution's own level wins over the kind's level-0 row.
 CREATE VIEW IF NOT EXISTS claimguard.indicator_findings AS
 WITH
     peers AS
@@ -96,19 +97,24 @@ SELECT
     i.indicator AS indicator,
     i.nhsa_code AS nhsa_code,
     i.value AS value,
-    t.max_value AS threshold,
+    if(tl.indicator != '', tl.max_value, t0.max_value) AS threshold,
+    if(tl.indicator != '', tl.peer_factor, t0.peer_factor) AS factor,
+    if(tl.indicator != '', tl.min_peers, t0.min_peers) AS needed_peers,
     p.peer_count - 1 AS peers,
     if(p.peer_count > 1, (p.peer_avg * p.peer_count - i.value) / (p.peer_count - 1), 0.)
         AS peer_avg,
-    i.value > t.max_value AS over_threshold,
-    peers >= t.min_peers AND i.value > t.peer_factor * peer_avg AS over_peers,
+    i.value > threshold AS over_threshold,
+    peers >= needed_peers AND i.value > factor * peer_avg AS over_peers,
     i.total AS total,
     i.settlements AS settlements
 FROM claimguard.institution_month_indicators AS i
-INNER JOIN thresholds AS t
-    ON t.indicator = i.indicator AND t.institution_kind = i.institution_kind
-   AND t.institution_level = 0
+LEFT JOIN thresholds AS t0
+    ON t0.indicator = i.indicator AND t0.institution_kind = i.institution_kind
+   AND t0.institution_level = 0
+LEFT JOIN thresholds AS tl
+    ON tl.indicator = i.indicator AND tl.institution_kind = i.institution_kind
+   AND tl.institution_level = i.institution_level AND tl.institution_level != 0
 INNER JOIN peers AS p
     ON p.month = i.month AND p.city = i.city AND p.institution_level = i.institution_level
    AND p.institution_kind = i.institution_kind AND p.indicator = i.indicator
-WHERE over_threshold OR over_peers;
+WHERE (t0.indicator != '' OR tl.indicator != '') AND (over_threshold OR over_peers);
