@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from claimguard.decode import decode
+from claimguard.library.indicators_cli import run_indicators
 from claimguard.model import Event
 from claimguard.rules.casetest import build_events
 from claimguard.rules.spec import CaseSpec
@@ -20,8 +21,13 @@ pytestmark = pytest.mark.integration  # embedded ClickHouse (chdb)
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FindingStore]:
-    store = FindingStore.connect(f"chdb://{tmp_path_factory.mktemp('chdb')}")
+def target(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"chdb://{tmp_path_factory.mktemp('chdb')}"
+
+
+@pytest.fixture(scope="module")
+def store(target: str) -> Iterator[FindingStore]:
+    store = FindingStore.connect(target)
     store.migrate()
     yield store
     store.close()
@@ -149,3 +155,13 @@ def test_migrations_are_in_the_library_range():
     )
     assert names[:3] == ["010_settled_lines.sql", "011_indicator_defaults.sql",
                          "012_indicator_views.sql"]  # fmt: skip
+
+
+def test_indicators_command_lists_a_month(store: FindingStore, target: str, capsys) -> None:
+    assert run_indicators(target, "2026-03", as_json=True) == 0
+    rows = [orjson.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {(r["institution_code"], r["indicator"]) for r in rows} >= {
+        ("H32060200009", "drug_ratio")
+    }
+    assert all(r["month"] == "2026-03-01" for r in rows)
+    assert run_indicators(target, "2026-13", as_json=False) == 2

@@ -86,6 +86,12 @@ def _register_catalog(rules: argparse._SubParsersAction) -> None:  # type: ignor
     register(rules)
 
 
+def _register_indicators(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from claimguard.library.indicators_cli import register
+
+    register(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="claimguard", description="Streaming monitoring of medical-insurance settlements."
@@ -150,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--serve", default=None, metavar="HOST:PORT", help="then keep a `claimguard serve` up"
     )
     p.set_defaults(func=_demo)
+
+    _register_indicators(sub)
 
     p = sub.add_parser("schema", help="write the JSON Schemas generated from the models")
     p.add_argument("--out", type=Path, default=Path("schemas/json"))
