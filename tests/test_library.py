@@ -16,7 +16,7 @@ from claimguard.library.catalog_doc import statuses
 from claimguard.library.nhsa import GZ_RULES
 from claimguard.library.points import COLUMNS, KnowledgePointRow, load_points
 from claimguard.rules import PackError, default_rules_dir, load_packs
-from claimguard.rules.casetest import build_events
+from claimguard.rules.casetest import build_events, replay_case
 from claimguard.rules.spec import CaseSpec
 from helpers import default_ruleset, hits, run_events
 
@@ -218,3 +218,50 @@ def test_a_point_applies_only_in_its_dates_and_regions():
     assert run(effective_until="2026-03-01") == []
     assert run(regions="3206") == [("T0", "hold")]
     assert run(regions="44|11") == []
+
+
+SCOPED_PACK = """\
+pack: policy.scoped
+layer: policy
+rules:
+  - id: policy.scoped-level
+    version: 1
+    nhsa_code: GZ10000101012000
+    violation: DRUG_LEVEL_LIMIT
+    result: 可疑
+    layer: policy
+    subject: institution
+    scope: points
+    check: level
+    institution_levels: [2]
+    institution_kinds: [hospital]
+    scenarios: [门诊]
+    stages: {precheck: alert, settle: alert, settled: flag}
+    message: {zh: "限级别 {item.code}", en: "level {item.code}"}
+    basis: test
+"""
+
+
+def test_institution_level_kind_and_scenario_scope_a_points_rule(tmp_path: Path):
+    (tmp_path / "policy").mkdir()
+    (tmp_path / "policy" / "scoped.yaml").write_text(SCOPED_PACK, encoding="utf-8")
+    ruleset = load_packs(tmp_path)
+    points = {"points": [{"point_id": "K", "rule": "GZ10000101012000", "codes": "TX",
+                          "min": "3"}]}  # fmt: skip
+    case = CaseSpec(
+        name="scope",
+        knowledge=points,
+        events=[
+            {"settlement_id": "IN2", "items": [{"code": "TX"}]},  # level 2 hospital, 门诊
+            {"settlement_id": "IN1", "institution": {"level": 1}, "items": [{"code": "TX"}]},
+            {"settlement_id": "CLN", "institution": {"kind": "clinic"}, "items": [{"code": "TX"}]},
+            {
+                "settlement_id": "STAY",
+                "items": [{"code": "TX"}],
+                "visit": {"visit_type": "inpatient", "admitted_at": "2026-03-01T09:00:00+08:00"},
+            },
+        ],
+        hits=[],
+    )
+    session = replay_case(case, ruleset)
+    assert sorted(f.settlement_id for f in session.findings.values()) == ["IN2"]
