@@ -265,3 +265,19 @@ def test_institution_level_kind_and_scenario_scope_a_points_rule(tmp_path: Path)
     )
     session = replay_case(case, ruleset)
     assert sorted(f.settlement_id for f in session.findings.values()) == ["IN2"]
+
+
+def test_replay_refuses_a_bad_point_file_naming_it(
+    kb_dir: Path, sample_dir: Path, tmp_path: Path, claimguard_cli: list[str]
+):
+    (kb_dir / "knowledge_points").mkdir()
+    (kb_dir / "knowledge_points" / "2025-02.csv").write_text(
+        f"{HEADER}\n{_row()}\n{_row('K2', max='十四')}\n", encoding="utf-8"
+    )
+    result = subprocess.run(
+        [*claimguard_cli, "replay", "--knowledge", str(kb_dir),
+         "--events", str(sample_dir / "events.jsonl"), "--out", str(tmp_path / "f.jsonl")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "knowledge_points/2025-02.csv:3: column 7 (max='十四')" in result.stderr
