@@ -473,10 +473,11 @@ def points(
         f"(target < {TARGET_POINT_LOAD_S:.0f} s, < {TARGET_POINT_MB:.0f} MB: {verdict(ok)})"
     )
     big = Engine(big_kb, ruleset, router)
+    today_engine = Engine(kb, ruleset, router)  # as cold as `big`: neither has run before
     best = interleaved(
         repeat,
         {
-            "today": (n, lambda: replay_once(engine, lines)),
+            "today": (n, lambda: replay_once(today_engine, lines)),
             "points": (n, lambda: replay_once(big, lines)),
         },
     )

@@ -88,6 +88,7 @@ class LibraryEvaluator:
         self.errors = errors
         self._selected: dict[tuple[str, str, str, int, str], Selected] = {}
         self._bound: dict[str, Bound] = {}  # rule id → bound once (the kinds are looked up then)
+        self._interned: dict[tuple[Any, ...], Selected] = {}
 
     def select(self, event: Event) -> Selected:
         from claimguard.engine.stateless import select_rules  # engine imports this module
@@ -104,6 +105,7 @@ class LibraryEvaluator:
         if found is None:
             if len(self._selected) > MEMO_LIMIT:
                 self._selected.clear()
+                self._interned.clear()
             tables: dict[str, dict[str, list[Bound]]] = {
                 "item": {},
                 "diagnosis": {},
@@ -121,10 +123,23 @@ class LibraryEvaluator:
                     continue
                 for code in rule.spec.nhsa_codes:
                     tables[bound.kind.on].setdefault(code, []).append(bound)
-            frozen = {t: {k: tuple(v) for k, v in table.items()} for t, table in tables.items()}
-            found = self._selected[key] = Selected(
-                frozen["item"], frozen["diagnosis"], frozen["operation"], tuple(visit), {}
-            )
+            # Many kinds of event select the same rules: they share one Selected, and so its
+            # memo of each item code's pairs (built once, not once per region and level).
+            signature = tuple(
+                sorted(
+                    (t, code, b.rule.id)
+                    for t, table in tables.items()
+                    for code, bounds in table.items()
+                    for b in bounds
+                )
+            ) + tuple(b.rule.id for b in visit)
+            found = self._interned.get(signature)
+            if found is None:
+                frozen = {t: {k: tuple(v) for k, v in table.items()} for t, table in tables.items()}
+                found = self._interned[signature] = Selected(
+                    frozen["item"], frozen["diagnosis"], frozen["operation"], tuple(visit), {}
+                )
+            self._selected[key] = found
         return found
 
     def evaluate(self, event: Event, history: list[SettledRec]) -> Iterator[LibraryHit]:
