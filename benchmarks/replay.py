@@ -5,7 +5,11 @@
    as JSON lines) over lines already in memory: file reading is left out;
 2. pass-through: decode the same lines and encode each event again, nothing else;
 3. the stateless rules alone, ours against the same rules translated into durable_rules;
-4. replay again with 100 and 1,000 extra rules that cannot apply (rule-index cost).
+4. replay again with 100 and 1,000 extra rules that cannot apply (rule-index cost);
+5. knowledge points at the 2025 edition's size: 250,000 rows loaded (time, extra memory),
+   and replay with them beside replay with today's knowledge base. Every item code and
+   diagnosis of the data has points that apply to it and do not fire (their checks run on
+   every event), the rest name codes the data lacks (the index skips them).
 
     .venv/bin/python benchmarks/replay.py [--events 100000] [--seed 1] [--repeat 3]
 
@@ -40,6 +44,10 @@ from claimguard.rules import RuleSet, load_packs
 from claimguard.rules.loader import default_rules_dir
 
 TARGET_REPLAY = 25_000  # events/s on one core
+POINT_ROWS = 250_000
+TARGET_POINT_LOAD_S = 5.0
+TARGET_POINT_MB = 500.0
+TARGET_POINT_RATIO = 0.8
 TARGET_PASS_RATIO = 1 / 3
 TARGET_PEER_RATIO = 50.0
 EXTRA_RULE_COUNTS = (100, 1_000)
@@ -248,6 +256,74 @@ def packs_with_extra_rules(root: Path, count: int) -> Path:
     return target
 
 
+# -- knowledge points at scale ------------------------------------------------------------
+
+# Rule types whose points, with these parameters, apply to any item and never fire: the
+# check runs (the cost that must stay flat), the answer is always "no".
+APPLYING_ITEM_POINTS = (
+    ("GZ10000102001000", "", "", "1000000000", ""),  # price cap far above any price
+    ("GZ10000101007000", "", "0", "200", ""),  # age range everyone is in
+    ("GZ10000101012000", "", "0", "", ""),  # any institution level
+    ("GZ10000101009000", "", "", "3660", ""),  # days of supply within the model's bound
+    ("GZ10000301011000", "BENCH-NEVER-BILLED", "", "", ""),  # interacts with a code never billed
+)
+APPLYING_DIAGNOSIS_POINTS = (("GZ10000204007000", "", "0", "200", ""),)  # age fits
+
+
+def points_knowledge(root: Path, knowledge: Path, kb: Any, events: list[Event]) -> tuple[Path, int]:
+    """A copy of `knowledge` with POINT_ROWS knowledge points; → (dir, rows that apply)."""
+    from claimguard.library.points import COLUMNS
+
+    target = root / "knowledge-points"
+    shutil.copytree(knowledge, target)
+    diagnoses = sorted({d[:3] for e in events if e.visit for d in e.visit.diagnoses})
+    rows: list[str] = []
+
+    def add(rule: str, code_type: str, code: str, related: str, low: str, high: str,
+            value: str) -> None:  # fmt: skip
+        values = {
+            "point_id": f"B{len(rows):07d}", "rule": rule, "code_type": code_type,
+            "codes": code, "related": related, "min": low, "max": high, "value": value,
+            "basis": "《国家基本医疗保险、工伤保险和生育保险药品目录（2025年）》",
+            "batch": f"BENCH-{len(rows) % 12 + 1:02d}", "effective_from": "2020-01-01",
+            "effective_until": "", "regions": "",
+        }  # fmt: skip
+        rows.append(",".join(values[c] for c in COLUMNS))
+
+    for code in sorted(kb.items):
+        for rule, related, low, high, value in APPLYING_ITEM_POINTS:
+            add(rule, "item", code, related, low, high, value)
+    for prefix in diagnoses:
+        for rule, related, low, high, value in APPLYING_DIAGNOSIS_POINTS:
+            add(rule, "diagnosis", prefix, related, low, high, value)
+    applying = len(rows)
+    kinds = [*APPLYING_ITEM_POINTS]
+    while len(rows) < POINT_ROWS:  # the bulk: codes the data never bills
+        rule, related, low, high, value = kinds[len(rows) % len(kinds)]
+        add(rule, "item", f"BENCH-ABSENT-{len(rows):07d}", related, low, high, value)
+    # beside the points the data's own knowledge base already has (synth writes some)
+    (target / "knowledge_points").mkdir(exist_ok=True)
+    text = ",".join(COLUMNS) + "\n" + "\n".join(rows) + "\n"
+    (target / "knowledge_points" / "bench.csv").write_text(text, encoding="utf-8")
+    return target, applying
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def measure_point_load(knowledge: Path, with_points: Path) -> tuple[Timing, Timing, float, Any]:
+    """Load both knowledge bases; the points' extra time and resident memory."""
+    gc.collect()
+    base, _ = timed(1, lambda: load_knowledge(knowledge))
+    gc.collect()
+    before = rss_mb()
+    loaded, kb = timed(1, lambda: load_knowledge(with_points))
+    gc.collect()
+    return base, loaded, rss_mb() - before, kb
+
+
 # -- report -------------------------------------------------------------------------------
 
 
@@ -363,8 +439,60 @@ def run(
             + f"{t.rate / replay.rate:.2f} of baseline; {same}"
         )
 
+    # 5: knowledge points at the 2025 edition's size
+    points(tmp, knowledge, kb, ruleset, router, engine, events, lines, repeat, findings)
+
     # 3, last: durable_rules leaves timer threads running in this process
     return peer(args, kb, ruleset, engine, events, repeat)
+
+
+def points(
+    tmp: Path,
+    knowledge: Path,
+    kb: Any,
+    ruleset: RuleSet,
+    router: Router,
+    engine: Engine,
+    events: list[Event],
+    lines: list[bytes],
+    repeat: int,
+    findings: int,
+) -> None:
+    n = len(lines)
+    with_points, applying = points_knowledge(tmp, knowledge, kb, events)
+    base_load, point_load, extra_mb, big_kb = measure_point_load(knowledge, with_points)
+    extra_s = point_load.wall - base_load.wall
+    ok = extra_s < TARGET_POINT_LOAD_S and extra_mb < TARGET_POINT_MB
+    print(
+        f"  5 knowledge points: {big_kb.points.count:,} rows ({applying:,} apply to the data's "
+        f"item codes and diagnoses and never fire, the rest name absent codes)"
+    )
+    print(
+        f"      load: {point_load.wall:.2f} s wall ({point_load.cpu:.2f} s cpu) vs "
+        f"{base_load.wall:.2f} s without points: +{extra_s:.2f} s, +{extra_mb:.0f} MB resident "
+        f"(target < {TARGET_POINT_LOAD_S:.0f} s, < {TARGET_POINT_MB:.0f} MB: {verdict(ok)})"
+    )
+    big = Engine(big_kb, ruleset, router)
+    today_engine = Engine(kb, ruleset, router)  # as cold as `big`: neither has run before
+    best = interleaved(
+        repeat,
+        {
+            "today": (n, lambda: replay_once(today_engine, lines)),
+            "points": (n, lambda: replay_once(big, lines)),
+        },
+    )
+    today, points_t = best["today"][0], best["points"][0]
+    ratio = points_t.rate / today.rate
+    cpu_ratio = points_t.cpu_rate / today.cpu_rate  # what to read on a shared machine
+    same = best["points"][1].findings == best["today"][1].findings
+    print(row("5 replay, today's knowledge base", today))
+    print(
+        row(f"5 replay, + {big_kb.points.count:,} knowledge points", points_t)
+        + f"{ratio:.2f} of today's (target ≥ {TARGET_POINT_RATIO}: "
+        f"{verdict(ratio >= TARGET_POINT_RATIO)}); "
+        + ("same findings" if same else "FINDINGS DIFFER")
+    )
+    print(f"      in CPU time: {cpu_ratio:.2f} of today's")
 
 
 def peer(

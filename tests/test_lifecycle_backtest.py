@@ -237,14 +237,9 @@ def test_precision_from_worked_cases(
     ]
     assert len(lost) == 2 and new
     verdicts = [(lost[0], "confirmed"), (lost[1], "dismissed"), (new[0], "dismissed")]
-    query_store(
-        store,
-        "CREATE TABLE claimguard.case_events (finding_id String, at DateTime64(6), "
-        "to_status LowCardinality(String)) ENGINE = MergeTree ORDER BY (finding_id, at)",
-    )
     values = ", ".join(f"('{fid}', now64(6), '{status}')" for fid, status in verdicts)
-    query_store(store, f"INSERT INTO claimguard.case_events VALUES ('{lost[0]}', "
-                       f"now64(6) - 60, 'verifying'), {values}")  # fmt: skip
+    query_store(store, "INSERT INTO claimguard.case_events (finding_id, at, to_status) VALUES "
+                       f"('{lost[0]}', now64(6) - 60, 'verifying'), {values}")  # fmt: skip
     after = rows()
     split = after["authenticity.split-hospitalization"]
     assert (split["baseline_precision"], split["candidate_precision"]) == (0.5, None)

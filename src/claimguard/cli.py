@@ -115,6 +115,18 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _register_catalog(rules: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from claimguard.library.catalog_doc import register
+
+    register(rules)
+
+
+def _register_indicators(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from claimguard.library.indicators_cli import register
+
+    register(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="claimguard", description="Streaming monitoring of medical-insurance settlements."
@@ -143,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     from claimguard.lifecycle.diff import add_parser as add_rules_diff
 
     add_rules_diff(rules)
+    _register_catalog(rules)
 
     p = sub.add_parser("synth", help="synthetic knowledge and events with injected violations")
     p.add_argument("--out", type=Path, required=True)
@@ -203,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     from claimguard.backtest.cli import add_parser as add_backtest
 
     add_backtest(sub)
+    _register_indicators(sub)
 
     p = sub.add_parser("schema", help="write the JSON Schemas generated from the models")
     p.add_argument("--out", type=Path, default=Path("schemas/json"))

@@ -16,6 +16,7 @@ from claimguard.engine.stateless import StatelessEvaluator, StatelessHit, select
 from claimguard.engine.watermark import Watermark
 from claimguard.engine.windows import IMPLEMENTATIONS, Check, Hit, Targets, sequential_targets
 from claimguard.knowledge import KnowledgeBase, load_knowledge
+from claimguard.library.evaluator import LibraryEvaluator
 from claimguard.model import STAGE_OF_EVENT, Decision, Event, Finding, verdict_of
 from claimguard.routing import Router
 from claimguard.rules import CompiledRule, RuleSet, load_packs
@@ -74,6 +75,7 @@ class Engine:
         self.rule_errors: Counter[str] = Counter()
         self.errors = RuleErrors(self.rule_errors)
         self.stateless = StatelessEvaluator(kb, ruleset, self.errors)
+        self.library = LibraryEvaluator(kb, ruleset.points_rules, self.errors)
         self.retention_days = ruleset.retention_days
         self._window_rules = ruleset.window_rules
         self._windows_by_region: dict[tuple[str, str], tuple[_BoundWindow, ...]] = {}
@@ -118,6 +120,7 @@ class Engine:
             outcome.reversed_settlements.append(event.settlement_id)
         else:
             outcome.findings.extend(self._stateless(event))
+            outcome.findings.extend(self._library(event, history))
             if event.event_type != "settled":
                 outcome.findings.extend(self._pre_settlement_windows(event, history))
             elif event.settlement_id not in history.reversed:
@@ -162,6 +165,36 @@ class Engine:
                 stage=stage,
                 occurred_at=event.occurred_at,
                 item_ids=ids,
+                amount=amount,
+                institution=(
+                    event.institution.code,
+                    event.institution.region,
+                    event.institution.level,
+                ),
+                patient=(event.patient.person_id, event.patient.insured_region),
+                messages=hit.messages,
+            )
+
+    # -- library rule types over knowledge points -------------------------------------------
+
+    def _library(self, event: Event, history: PatientHistory) -> Iterable[Finding]:
+        assert event.institution and event.patient and event.items is not None
+        by_id: dict[str, float] | None = None
+        for hit in self.library.evaluate(event, history.records):
+            if hit.item_ids:
+                if by_id is None:
+                    by_id = {i.item_id: i.amount for i in event.items}
+                amount = round(sum(by_id.get(i, 0.0) for i in hit.item_ids), 2)
+            else:
+                amount = round(sum(i.amount for i in event.items), 2)
+            yield self._finding(
+                hit.rule,
+                event_id=event.event_id,
+                settlement_id=event.settlement_id,
+                event_type=event.event_type,
+                stage=STAGE_OF_EVENT[event.event_type],
+                occurred_at=event.occurred_at,
+                item_ids=hit.item_ids,
                 amount=amount,
                 institution=(
                     event.institution.code,

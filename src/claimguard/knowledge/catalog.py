@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from claimguard.library.points import PointIndex
 from claimguard.model import DoctorRow, InstitutionRow, ItemRow
 
 
@@ -16,3 +17,4 @@ class KnowledgeBase:
     deceased_on: dict[str, dt.date] = field(default_factory=dict)
     region_parents: dict[str, str] = field(default_factory=dict)
     region_names: dict[str, str] = field(default_factory=dict)
+    points: PointIndex = field(default_factory=PointIndex)  # knowledge points (知识点)

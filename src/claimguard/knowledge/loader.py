@@ -10,6 +10,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from claimguard.knowledge.catalog import KnowledgeBase
+from claimguard.library.points import PointError, load_points
 from claimguard.model import DoctorRow, InstitutionRow, ItemRow, PersonRow, RegionRow
 
 Row = TypeVar("Row", bound=BaseModel)
@@ -126,7 +127,12 @@ def load_knowledge(directory: Path | str) -> KnowledgeBase:
     ):
         if not tables:
             raise KnowledgeError(f"{directory / name}:2: no rows; {NEEDS_ROWS[name]}")
+    try:
+        points = load_points(directory)
+    except PointError as exc:
+        raise KnowledgeError(str(exc)) from None
     return KnowledgeBase(
+        points=points,
         items=items,
         institutions=institutions,
         doctors=doctors,

@@ -58,6 +58,22 @@ class Visit(_Model):
     prescription_holder_id: str | None = Field(
         default=None, description="pharmacy: the person named on the prescription (处方使用人)"
     )
+    # Optional (library rule types); absent, a v1.1 event means what it meant before.
+    insurance_type: Literal["basic", "work_injury", "maternity"] | None = Field(
+        default=None, description="险种 detail: basic (基本医疗, the default), 工伤 or 生育"
+    )
+    operations: list[str] = Field(
+        default_factory=list, description="手术操作 codes (ICD-9-CM-3), the main one first"
+    )
+    channel: Literal["onsite", "internet"] | None = Field(
+        default=None, description="internet: settled through a 互联网医院"
+    )
+    antibiotic_authority: int | None = Field(
+        default=None,
+        ge=1,
+        le=3,
+        description="the prescriber's 抗菌药物处方权: 1 非限制, 2 限制, 3 特殊使用级",
+    )
 
     @model_validator(mode="after")
     def _stay_times(self) -> Visit:
@@ -85,6 +101,12 @@ class Patient(_Model):
     birth_date: Day
     insured_region: RegionCode = Field(description="参保地")
     scheme: Literal["employee", "resident"]
+    pregnancy: Literal["pregnant", "lactating"] | None = Field(
+        default=None, description="妊娠期 / 哺乳期, when known"
+    )
+    chronic_diseases: list[str] = Field(
+        default_factory=list, description="ICD-10 codes of the 门慢门特 diseases registered"
+    )
 
 
 class Item(_Model):
@@ -99,6 +121,11 @@ class Item(_Model):
     )
     performed_at: Time | None = None
     self_paid: bool = False
+    department: str | None = Field(default=None, description="the ordering department (开单科室)")
+    uploaded_at: Time | None = Field(default=None, description="when the line was uploaded")
+    group: str | None = Field(
+        default=None, description="prescription / TCM decoction (中药饮片处方) the line belongs to"
+    )
 
 
 class Event(_Model):

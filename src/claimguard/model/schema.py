@@ -7,6 +7,7 @@ from pathlib import Path
 import orjson
 from pydantic import BaseModel
 
+from claimguard.library.points import KnowledgePointRow
 from claimguard.model.events import Event
 from claimguard.model.findings import Decision, Finding
 from claimguard.model.knowledge import DoctorRow, InstitutionRow, ItemRow, PersonRow, RegionRow
@@ -20,6 +21,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "knowledge-doctor": DoctorRow,
     "knowledge-person": PersonRow,
     "knowledge-region": RegionRow,
+    "knowledge-point": KnowledgePointRow,
 }
 
 

@@ -47,6 +47,12 @@ class MeasuredStore:
     def dead_letter(self, rejected: Sequence[Any]) -> int:
         return int(self._timed(lambda: self.sink.dead_letter(rejected)))
 
+    def archive_events(self, rows: Sequence[Any]) -> int:
+        return int(self._timed(lambda: self.sink.archive_events(rows)))
+
+    def write_lines(self, rows: Sequence[Sequence[Any]]) -> int:
+        return int(self._timed(lambda: self.sink.write_lines(rows)))
+
     def ping(self) -> None:
         """Readiness: is the store reachable? (not a write: not in the write metrics)"""
         ping = getattr(self.sink, "ping", None)

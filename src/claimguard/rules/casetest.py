@@ -16,6 +16,7 @@ import orjson
 
 from claimguard.engine import Engine
 from claimguard.knowledge import KnowledgeBase
+from claimguard.library.points import points_of_rows
 from claimguard.model import DoctorRow, InstitutionRow, ItemRow, PersonRow
 from claimguard.replay import ReplaySession
 from claimguard.rules.loader import PackError, RuleSet, load_packs
@@ -82,6 +83,7 @@ BASE_KNOWLEDGE: dict[str, list[dict[str, Any]]] = {
         }
     ],
     "persons": [],
+    "points": [],
 }
 ROW_MODELS = {
     "items": ItemRow,
@@ -125,7 +127,9 @@ def build_knowledge(case: CaseSpec) -> KnowledgeBase:
         key = "person_id" if name == "persons" else "code"
         rows = [*BASE_KNOWLEDGE[name], *case.knowledge.get(name, [])]
         tables[name] = {row[key]: model.model_validate(row) for row in rows}
+    points = [{"basis": "test", **row} for row in case.knowledge.get("points", [])]
     return KnowledgeBase(
+        points=points_of_rows(points),
         items=tables["items"],
         institutions=tables["institutions"],
         doctors=tables["doctors"],

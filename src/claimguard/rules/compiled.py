@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from claimguard.library.points import Point
 from claimguard.model import DoctorRow, Event, Institution, InstitutionRow, Item, ItemRow, Patient
 from claimguard.model.events import Visit
 from claimguard.rules import types as T
@@ -35,6 +36,19 @@ ITEM_NAMES: dict[str, Any] = {**VISIT_NAMES, "item": Item, "ref": ItemRow}
 APPLIES_NAMES: dict[str, Any] = {"ref": ItemRow, "params": dict}
 # A window finding may concern an earlier settlement, so its message sees the stored record.
 WINDOW_NAMES: dict[str, Any] = {"settlement": SettledRec, "params": dict, "detail": None}
+# A points rule's message sees the hit item (null for diagnosis, operation and visit kinds),
+# the knowledge point (null for visit kinds) and the kind's figure.
+POINTS_NAMES: dict[str, Any] = {
+    "event": Event,
+    "visit": Visit,
+    "patient": Patient,
+    "institution": Institution,
+    "item": Item,
+    "point": Point,
+    "detail": None,
+    "age": T.NUM,
+    "params": dict,
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,6 +63,7 @@ class CompiledRule:
     message_en: Callable[[Env], str]
     window: BaseModel | None  # validated params of a window check
     pack_digest: str = ""  # of the pack file the rule came from (see rules/digest.py)
+    kind_params: BaseModel | None = None  # validated params of a points rule type
 
     @property
     def id(self) -> str:

@@ -11,9 +11,11 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from claimguard.library.nhsa import BY_CODE
 from claimguard.rules.compiled import (
     APPLIES_NAMES,
     ITEM_NAMES,
+    POINTS_NAMES,
     VISIT_NAMES,
     WINDOW_NAMES,
     CompiledRule,
@@ -22,7 +24,7 @@ from claimguard.rules.digest import file_digest, set_digest
 from claimguard.rules.expr import ExprError, ParamsType, compile_expr, compile_template
 from claimguard.rules.functions import FUNCTIONS
 from claimguard.rules.spec import PackSpec, RuleSpec
-from claimguard.rules.taxonomy import TAXONOMY, allowed_actions
+from claimguard.rules.taxonomy import ALL_TAXONOMY, LIBRARY_TAXONOMY, allowed_actions
 from claimguard.rules.windows import PRE_SETTLEMENT_KINDS, WINDOW_KINDS, retention_days
 from claimguard.rules.yamlfile import LineDict, NotUtf8, line_of, load_yaml
 
@@ -62,6 +64,10 @@ class RuleSet:
     def window_rules(self) -> list[CompiledRule]:
         return [r for r in self.rules if r.spec.scope == "window"]
 
+    @property
+    def points_rules(self) -> list[CompiledRule]:
+        return [r for r in self.rules if r.spec.scope == "points"]
+
     def by_id(self, rule_id: str) -> CompiledRule:
         for rule in self.rules:
             if rule.id == rule_id:
@@ -72,6 +78,9 @@ class RuleSet:
     def retention_days(self) -> int:
         """Days of patient history the window rules need (at least 31)."""
         spans = [retention_days(r.window) for r in self.window_rules if r.window]
+        from claimguard.library.kinds import INTERVAL_DAYS  # the library imports this module
+
+        spans += [INTERVAL_DAYS[r.spec.interval or "当次"] for r in self.points_rules]
         return max([31, *spans])
 
 
@@ -105,12 +114,13 @@ def _compile_rule(spec: RuleSpec, raw: LineDict, path: Path) -> CompiledRule:
         )
     if spec.overrides == spec.id:
         raise ValueError(f"{raw.key_lines.get('overrides', raw.line)}: overrides: itself")
-    taxon = TAXONOMY[spec.violation]
+    taxon = ALL_TAXONOMY[spec.violation]
     if spec.layer != taxon.layer:
         raise ValueError(f"{raw.line}: {spec.violation} belongs to layer {taxon.layer}")
     if spec.subject != taxon.subject:
         raise ValueError(f"{raw.line}: {spec.violation} has subject {taxon.subject}")
-    allowed = allowed_actions(spec.violation)
+    _check_library_fields(spec, raw)
+    allowed = allowed_actions(spec.violation, spec.result)
     for stage, action in spec.stages.items():
         if allowed.get(stage) != action:
             line = raw.key_lines.get("stages", raw.line)
@@ -118,11 +128,19 @@ def _compile_rule(spec: RuleSpec, raw: LineDict, path: Path) -> CompiledRule:
             raise ValueError(
                 f"{line}: stages: {spec.violation} at {stage} is {expected}, not {action}"
             )
-    names = {"item": ITEM_NAMES, "visit": VISIT_NAMES, "window": WINDOW_NAMES}[spec.scope]
+    names = {
+        "item": ITEM_NAMES,
+        "visit": VISIT_NAMES,
+        "window": WINDOW_NAMES,
+        "points": POINTS_NAMES,
+    }[spec.scope]
     params = ParamsType(spec.params)  # so `params.x` is checked against the pack's values
     names = {**names, "params": params}
     window = None
-    if spec.scope == "window":
+    kind_params = None
+    if spec.scope == "points":
+        kind_params = _points_params(spec, raw)
+    elif spec.scope == "window":
         if spec.check not in WINDOW_KINDS:
             kinds = ", ".join(sorted(WINDOW_KINDS))
             raise ValueError(
@@ -169,7 +187,58 @@ def _compile_rule(spec: RuleSpec, raw: LineDict, path: Path) -> CompiledRule:
         message_zh=templates["zh"],
         message_en=templates["en"],
         window=window,
+        kind_params=kind_params,
     )
+
+
+def _check_library_fields(spec: RuleSpec, raw: LineDict) -> None:
+    """NHSA codes must be known; a library code's rule must say its result type and agree
+    with the catalog; points-only fields are refused elsewhere."""
+    for code in spec.nhsa_codes:
+        if code not in BY_CODE:
+            line = raw.key_lines.get("nhsa_code", raw.line)
+            raise ValueError(f"{line}: nhsa_code: {code} is not in the NHSA rule list")
+    library = spec.violation in LIBRARY_TAXONOMY
+    if library and spec.result is None:
+        raise ValueError(f"{raw.line}: result: a library rule type says 明确违规 or 可疑")
+    if spec.result is not None and not library:
+        settle = ALL_TAXONOMY[spec.violation].settle_action
+        expected = "明确违规" if settle == "hold" else "可疑"
+        if spec.result != expected:
+            line = raw.key_lines.get("result", raw.line)
+            raise ValueError(f"{line}: result: {spec.violation} is {expected} (contract §3)")
+    if spec.scope != "points":
+        for name in ("interval", "scenarios", "institution_levels", "institution_kinds"):
+            if getattr(spec, name):
+                line = raw.key_lines.get(name, raw.line)
+                raise ValueError(f"{line}: {name} is for points rules (scope: points)")
+
+
+def _points_params(spec: RuleSpec, raw: LineDict) -> Any:
+    from claimguard.library.kinds import KINDS  # the library imports this module
+
+    if spec.check not in KINDS:
+        kinds = ", ".join(sorted(KINDS))
+        raise ValueError(
+            f"{raw.key_lines.get('check', raw.line)}: check: {spec.check!r} is not a rule type "
+            f"({kinds})"
+        )
+    if spec.when or spec.applies_if or spec.involves:
+        raise ValueError(f"{raw.line}: a points rule has no when/applies_if/involves")
+    if not spec.nhsa_codes:
+        raise ValueError(f"{raw.line}: nhsa_code: a points rule reads the points of its code")
+    kind = KINDS[spec.check]
+    if spec.interval not in (None, "当次") and not kind.periodic:
+        line = raw.key_lines.get("interval", raw.line)
+        raise ValueError(f"{line}: interval: {spec.check} is decided on one settlement (当次)")
+    try:
+        return kind.params.model_validate(spec.params)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ValueError(
+            f"{raw.key_lines.get('params', raw.line)}: params.{where}: {err['msg']}"
+        ) from None
 
 
 def _load_file(path: Path, problems: list[str]) -> list[CompiledRule]:

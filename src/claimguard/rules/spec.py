@@ -7,9 +7,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from claimguard.rules.taxonomy import ViolationCode
+from claimguard.rules.taxonomy import AnyViolation
 
 EventTypeName = Literal["precheck", "settle", "settled"]
+NhsaCode = Annotated[str, Field(pattern=r"^(GZ\d{14}|T2025-\d{2})$")]
+Interval = Literal["当次", "自然日", "自然月", "自然年"]
+Scenario = Literal["门诊", "住院", "购药"]
 ActionName = Literal["alert", "hold", "flag"]
 
 
@@ -46,10 +49,28 @@ class RuleSpec(_Spec):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
     version: int = Field(ge=1)
     title: str = ""
-    violation: ViolationCode
+    violation: AnyViolation
     layer: Literal["norms", "policy", "authenticity"]
     subject: Literal["institution", "insured"]
-    scope: Literal["item", "visit", "window"]
+    scope: Literal["item", "visit", "window", "points"]
+    nhsa_code: NhsaCode | list[NhsaCode] | None = Field(
+        default=None, description="the NHSA rule(s) this rule implements (GZ… or T2025-NN)"
+    )
+    result: Literal["明确违规", "可疑"] | None = Field(
+        default=None, description="明确违规 may hold at settle; 可疑 alerts and flags only"
+    )
+    interval: Interval | None = Field(
+        default=None, description="points rules: the period totals are taken over"
+    )
+    scenarios: list[Scenario] = Field(
+        default_factory=list, description="points rules: 门诊/住院/购药 the rule runs on (all)"
+    )
+    institution_levels: list[Annotated[int, Field(ge=0, le=3)]] = Field(
+        default_factory=list, description="points rules: institution levels it runs at (all)"
+    )
+    institution_kinds: list[Literal["hospital", "clinic", "pharmacy"]] = Field(
+        default_factory=list, description="points rules: institution kinds it runs at (all)"
+    )
     stages: dict[EventTypeName, ActionName] = Field(min_length=1)
     severity: Literal["low", "medium", "high"] = "medium"
     message: Message
@@ -62,7 +83,9 @@ class RuleSpec(_Spec):
     involves: str | None = Field(
         default=None, description="item scope: item ids involved besides the hit item"
     )
-    check: str | None = Field(default=None, description="window scope: the kind of check")
+    check: str | None = Field(
+        default=None, description="window scope: the kind of check; points scope: the rule type"
+    )
     regions: list[Annotated[str, Field(pattern=r"^\d{2,6}$")]] = Field(
         default_factory=list,
         description="区划 prefixes (就医地) the rule is limited to: 2-6 digits",
@@ -74,6 +97,13 @@ class RuleSpec(_Spec):
         description="shadow: runs and stores its findings marked shadow, never decides",
     )
     tests: list[CaseSpec] = Field(default_factory=list)
+
+    @property
+    def nhsa_codes(self) -> tuple[str, ...]:
+        code = self.nhsa_code
+        if code is None:
+            return ()
+        return (code,) if isinstance(code, str) else tuple(code)
 
 
 class PackSpec(_Spec):

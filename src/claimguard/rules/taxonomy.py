@@ -3,7 +3,9 @@ stages and the action each stage takes."""
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, get_args
+
+from claimguard.library.nhsa import CLEAR, LIBRARY_CODES
 
 ViolationCode = Literal[
     "GENDER_MISMATCH",
@@ -62,9 +64,28 @@ TAXONOMY: dict[str, Violation] = {
 }
 
 
-def allowed_actions(code: str) -> dict[str, str]:
-    """event type → the action a hit of `code` takes there (contract §3)."""
-    settle = TAXONOMY[code].settle_action
+# The library's rule types (NHSA GZ rules and 2025 types, see claimguard.library.nhsa): new
+# codes beside the contract's 20, which keep their meaning. A 明确违规 type may hold at settle,
+# a 可疑 one alerts; the two cross-event ones are decided on settled events only.
+_SETTLED_ONLY_LIBRARY = {"FREQUENT_DISPENSING", "FREQUENT_ADMISSIONS"}
+LIBRARY_TAXONOMY: dict[str, Violation] = {
+    code: Violation(
+        rule.layer,
+        rule.subject,
+        None if code in _SETTLED_ONLY_LIBRARY else ("hold" if rule.result == CLEAR else "alert"),
+    )
+    for code, rule in LIBRARY_CODES.items()
+}
+ALL_TAXONOMY: dict[str, Violation] = {**TAXONOMY, **LIBRARY_TAXONOMY}
+AnyViolation = Literal[(*get_args(ViolationCode), *LIBRARY_TAXONOMY)]  # type: ignore[valid-type]
+
+
+def allowed_actions(code: str, result: str | None = None) -> dict[str, str]:
+    """event type → the action a hit of `code` takes there (contract §3). A library code's
+    settle action follows the rule's declared result type (明确违规 holds, 可疑 alerts)."""
+    settle = ALL_TAXONOMY[code].settle_action
+    if code in LIBRARY_TAXONOMY and settle is not None and result is not None:
+        settle = "hold" if result == CLEAR else "alert"
     if settle is None:
         return {"settled": "flag"}
     return {"precheck": "alert", "settle": settle, "settled": "flag"}

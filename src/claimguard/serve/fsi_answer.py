@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from claimguard.rules import TAXONOMY, RuleSet
+from claimguard.rules import RuleSet
+from claimguard.rules.taxonomy import ALL_TAXONOMY
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 REPORTED_ACTIONS = ("alert", "hold")
@@ -21,7 +22,7 @@ def national_time(moment: dt.datetime) -> str:
 
 def severity_degree(violation: str) -> str:
     """`1` 明确违规 for the codes that hold at settle (contract §3), `2` 可疑 for the rest."""
-    known = TAXONOMY.get(violation)
+    known = ALL_TAXONOMY.get(violation)  # the contract's codes and the library's
     return "1" if known is not None and known.settle_action == "hold" else "2"
 
 

@@ -14,16 +14,22 @@ idempotent, so flushing the same buffer again is safe. Not thread-safe.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple, Protocol
 
+from claimguard.model import Event
 from claimguard.model.findings import Finding
 from claimguard.store.errors import StoreError, StoreUnavailable
 from claimguard.store.isolation import finding_json, write_isolating
 
 log = logging.getLogger("claimguard.store")
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 class FindingSink(Protocol):
@@ -53,6 +59,7 @@ class BatchWriter:
         self._clock = clock
         self._findings: list[Finding] = []
         self._reversals: list[str] = []
+        self._lines: list[list[object]] = []  # settled line totals (ZB indicators)
         self._oldest: float | None = None  # clock() when the buffer became non-empty
 
     def add(self, findings: Iterable[Finding]) -> None:
@@ -66,6 +73,29 @@ class BatchWriter:
         self._reversals.extend(settlement_ids)
         if len(self._reversals) > before:
             self._started()
+
+    def add_settled(self, event: Event) -> None:
+        """Keep a settled event's line totals for the indicators (other events: nothing).
+        They ride with the findings: flushed together, retried together."""
+        if event.event_type != "settled" or not hasattr(self.store, "write_lines"):
+            return
+        from claimguard.store.settled_lines import line_rows
+
+        self._lines.extend(line_rows(event, _utcnow()))
+
+    def _write_lines(self, isolating: bool) -> None:
+        if not self._lines:
+            return
+        try:
+            self.store.write_lines(self._lines)  # type: ignore[attr-defined]
+        except StoreUnavailable:
+            raise
+        except StoreError as exc:
+            if not isolating:
+                raise
+            # permanent: the indicators lose these settlements, the stream goes on
+            log.error("settled line totals of %d rows not stored: %s", len(self._lines), exc)
+        self._lines = []
 
     def _started(self) -> None:
         if self._oldest is None:
@@ -95,6 +125,7 @@ class BatchWriter:
         if self._findings:
             inserted = self.store.write(self._findings)
             self._findings = []
+        self._write_lines(isolating=False)
         reversals, marked = len(self._reversals), 0
         if self._reversals:
             marked = self.store.mark_reversed(self._reversals)
@@ -123,6 +154,7 @@ class BatchWriter:
                             "dead-letter table refused too (%s): %s", exc, finding_json(r.finding)
                         )
             self._findings = []
+        self._write_lines(isolating=True)
         reversals, marked = len(self._reversals), 0
         if self._reversals:
             try:

@@ -243,6 +243,21 @@ class FindingStore:
             self.client.insert(FINDINGS, rows, column_names=COLUMNS)
         return len(rows)
 
+    def write_lines(self, rows: Sequence[Sequence[Any]]) -> int:
+        """Settled line totals for the ZB indicators (store/settled_lines.py); idempotent."""
+        from claimguard.store.settled_lines import LINE_COLUMNS, SETTLED_LINES
+
+        if not rows:
+            return 0
+        self._call(lambda: self.client.insert(SETTLED_LINES, rows, column_names=LINE_COLUMNS))
+        return len(rows)
+
+    def indicator_findings(self, month: dt.date | None = None) -> list[Any]:
+        """ZB indicator findings per institution and month (012_indicator_views.sql)."""
+        from claimguard.store.settled_lines import indicator_findings
+
+        return self._call(lambda: indicator_findings(self.client, month))
+
     def dead_letter(self, rejected: Sequence[Rejected]) -> int:
         """Keep findings the findings table refused, with the reason (040_*.sql)."""
         if not rejected:

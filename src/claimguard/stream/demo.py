@@ -216,6 +216,9 @@ def _report(console: Console, target: str, names: dict[str, str]) -> None:
             r for r in store.top_jurisdictions(TOP_JURISDICTIONS + 1) if r.level != "national"
         ][:TOP_JURISDICTIONS]
         reversed_ = store.count() - store.count(include_reversed=False)
+        from claimguard.library.demo_report import library_report
+
+        library_report(console, store, counts)  # printed first: rule types and indicators
 
     table = Table(title="Findings per violation and action (reversed excluded)")
     for column in ("violation", "action", "findings", "amount (CNY)"):

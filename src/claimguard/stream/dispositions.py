@@ -51,9 +51,18 @@ class LockedSink:
     def ping(self) -> None:
         with self.lock:
             self.sink.ping()
+
     def archive_events(self, rows: Sequence[list[Any]]) -> int:
         with self.lock:
             return int(self.sink.archive_events(rows))
+
+    def write_lines(self, rows: Sequence[Sequence[Any]]) -> int:
+        """Settled line totals for the ZB indicators (store/settled_lines.py)."""
+        write = getattr(self.sink, "write_lines", None)
+        if write is None:
+            return 0
+        with self.lock:
+            return int(write(rows))
 
     def findings_of_events(self, event_ids: Sequence[str]) -> dict[str, list[Finding]]:
         if self.reader is None:

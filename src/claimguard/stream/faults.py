@@ -45,9 +45,14 @@ class OutageSwitch:
     def ping(self) -> None:
         self._check()
         self.sink.ping()
+
     def archive_events(self, rows: Sequence[Any]) -> int:
         self._check()
         return int(self.sink.archive_events(rows))
+
+    def write_lines(self, rows: Sequence[Sequence[Any]]) -> int:
+        self._check()
+        return int(self.sink.write_lines(rows))
 
 
 def with_outage_switch(sink: Any) -> Any:

@@ -232,6 +232,7 @@ class Pipeline:
                         epoch.lookups.append(event)
                 continue
             epoch.writer.add(outcome.findings)
+            epoch.writer.add_settled(outcome.event)  # line totals for the ZB indicators
             epoch.writer.reverse(outcome.reversed_settlements)
             stats.findings += len(outcome.findings)
             if metrics is not None:

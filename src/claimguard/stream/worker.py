@@ -21,9 +21,9 @@ import orjson
 
 from claimguard.engine import Engine
 from claimguard.knowledge import KnowledgeError
+from claimguard.lifecycle.worker import install_reload
 from claimguard.ops.connections import faust_credentials, store_client_args
 from claimguard.ops.logs import faust_logging_config, setup_logging
-from claimguard.lifecycle.worker import install_reload
 from claimguard.rules import PackError
 from claimguard.store import FindingStore, StoreError
 from claimguard.store.opening import DEFAULT_WAIT_SECONDS, StoreNeverOpens, open_within

@@ -19,6 +19,7 @@ from claimguard.synth.events_file import EventsWriter
 from claimguard.synth.geography import Geography
 from claimguard.synth.injections import Injector
 from claimguard.synth.knowledge_files import write_knowledge
+from claimguard.synth.library_block import build_block, prepend_block, write_library
 from claimguard.synth.population import People
 from claimguard.synth.settlement import Settlement
 from claimguard.synth.violations import VIOLATIONS
@@ -45,6 +46,8 @@ class SynthSummary:
     redelivered: int
     events_by_type: dict[str, int] = field(default_factory=dict)
     injected: dict[str, int] = field(default_factory=dict)  # flagged settlements per code
+    library_events: int = 0  # events of the library block (written first)
+    library_hits: int = 0  # findings the library block expects (library_expected.jsonl)
 
     def __str__(self) -> str:
         types = ", ".join(f"{k} {v}" for k, v in sorted(self.events_by_type.items()))
@@ -57,7 +60,9 @@ class SynthSummary:
             f"patients      {self.patients:>8}\n"
             f"reversals     {self.reversals:>8}\n"
             f"broken lines  {self.broken_lines:>8}\n"
-            f"injected      {sum(self.injected.values()):>8}\n{rows}"
+            f"injected      {sum(self.injected.values()):>8}\n{rows}\n"
+            f"library block {self.library_events:>8} events, {self.library_hits} expected "
+            "rule-type hits (library_expected.jsonl)"
         )
 
 
@@ -89,6 +94,8 @@ def generate(
     geo = Geography(rng, days, scale=1 + settlements // 50_000)
     world = World(rng, clock, days, catalog, geo, People(rng, clock.start))
     visits = Visits(world)
+    # NHSA rule types over knowledge points: a block of its own, years before the rest
+    library = build_block(geo)
 
     plan: list[Settlement] = []
     injected: list[tuple[Settlement, str, str]] = []
@@ -110,10 +117,9 @@ def generate(
     plan.extend(edge_plan)
 
     background: list[Settlement] = []
-    while len(plan) + len(background) < settlements:
-        background.extend(
-            background_patient(world, visits, settlements - len(plan) - len(background))
-        )
+    wanted = settlements - len(library.settled)
+    while len(plan) + len(background) < wanted:
+        background.extend(background_patient(world, visits, wanted - len(plan) - len(background)))
     plan.extend(background)
 
     # Reversals and redeliveries of plain background settlements; the edge cases add the
@@ -147,6 +153,10 @@ def generate(
     )
 
     stats = EventsWriter(clock, plan, rng).write(out / "events.jsonl")
+    write_library(out, library)
+    prepend_block(out / "events.jsonl", library.events)
+    for kind, n in library.by_type.items():
+        stats.by_type[kind] += n
     with (out / "injected.jsonl").open("wb") as handle:
         for s, code, variant in injected:
             row: dict[str, object] = {
@@ -162,12 +172,14 @@ def generate(
     return SynthSummary(
         out=out,
         days=days,
-        events=stats.lines,
-        settlements=len(plan),
+        events=stats.lines + len(library.events),
+        settlements=len(plan) + len(library.settled),
         patients=len(patients),
         broken_lines=stats.broken,
         reversals=stats.by_type["reversal"],
         redelivered=stats.redelivered,
         events_by_type=dict(stats.by_type),
         injected={code: counts[code] for code in VIOLATIONS},
+        library_events=len(library.events),
+        library_hits=sum("action" in row for row in library.expected),
     )

@@ -1,6 +1,6 @@
 -- 疑点交办 cases (issue 10): every `flag` finding is a case assigned to its assigned_region.
 -- Each change of a case is one appended row here (who, when, from, to, reason, amount); the
--- current state is derived (021_cases_current.sql), never updated in place, so the history
+-- current state is derived (033_cases_current.sql), never updated in place, so the history
 -- is the record. `region` is where the case is assigned after the change (escalated: the
 -- parent, transferred: the target), `from_region` where it was before.
 -- `at` has microseconds: the latest change wins in argMax even within one millisecond.

@@ -1,0 +1,1 @@
+"""The NHSA rule library: knowledge points, parametric rule types, the coverage catalog."""
