@@ -435,27 +435,24 @@ class CaseService:
         self, settlement_id: str, occurred_at: dt.datetime | None = None
     ) -> list[dict[str, Any]] | None:
         """The items of the settlement's archived event (the `settled` one first), or None
-        when there is no event archive (`claimguard.events`, issue 11). The archive is
-        ordered by event time, so the flagged settlement's time bounds the read."""
-        columns = self.rows(
-            "SELECT name FROM system.columns WHERE database = 'claimguard' AND table = 'events'"
-        )
-        names = {str(c["name"]) for c in columns}
-        if "raw" not in names or "settlement_id" not in names:
-            return None
+        when the event archive (`claimguard.events`, 031) does not hold it (e.g. stored
+        before the archive existed). The archive is ordered by event time, so the flagged
+        settlement's time bounds the read."""
         where = "settlement_id = {sid:String}"
         params: dict[str, Any] = {"sid": settlement_id}
-        order = ""
-        if "occurred_at" in names and occurred_at is not None:
+        if occurred_at is not None:
             where += (
                 " AND occurred_at BETWEEN {t:DateTime64(3)} - INTERVAL 1 DAY"
                 " AND {t:DateTime64(3)} + INTERVAL 1 DAY"
             )
             params["t"] = occurred_at
-            order = "ORDER BY event_type = 'settled' DESC, occurred_at DESC "
-        found = self.rows(f"SELECT raw FROM claimguard.events WHERE {where} {order}LIMIT 1", params)
+        found = self.rows(
+            f"SELECT raw FROM claimguard.events WHERE {where} "
+            "ORDER BY event_type = 'settled' DESC, occurred_at DESC LIMIT 1",
+            params,
+        )
         if not found:
-            return []
+            return None
         try:
             event = json.loads(found[0]["raw"])
         except (TypeError, ValueError):
