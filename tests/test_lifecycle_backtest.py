@@ -270,6 +270,12 @@ def test_archive_retention_is_configurable(
     refused = replay("0")
     assert refused.returncode == 2
     assert "CLAIMGUARD_EVENT_RETENTION_DAYS: 0" in refused.stderr
+    # a TTL past DateTime's end (2106) would wrap round and expire the whole archive
+    refused = replay("36500")
+    assert refused.returncode == 2
+    assert "CLAIMGUARD_EVENT_RETENTION_DAYS: 36500 days is more than" in refused.stderr
+    [[kept]] = query_store(store, "SELECT count() FROM claimguard.events")
+    assert kept > 0
 
 
 def test_window_reads_in_blocks_without_gaps_or_repeats(archived: tuple[Path, str]) -> None:

@@ -32,6 +32,7 @@ EVENT_COLUMNS = [
     "archived_at",
 ]
 RETENTION_ENV = "CLAIMGUARD_EVENT_RETENTION_DAYS"
+MAX_RETENTION_DAYS = 20 * 366
 READ_BLOCK = 20_000  # events fetched per query while reading a window
 
 
@@ -85,6 +86,10 @@ def apply_retention(client: Client, days: int | None = None) -> int | None:
             raise ValueError(f"{RETENTION_ENV}: {text!r} is not a number of days") from None
     if days < 1:
         raise ValueError(f"{RETENTION_ENV}: {days} is not a number of days >= 1")
+    if days > MAX_RETENTION_DAYS:
+        # the TTL is a DateTime (until 2106): past it the expiry wraps round to 1970 and the
+        # whole archive would be deleted at the next merge
+        raise ValueError(f"{RETENTION_ENV}: {days} days is more than {MAX_RETENTION_DAYS}")
     # MODIFY TTL rewrites the table's parts (the TTL is materialised): only when it changes
     engine = client.command(
         "SELECT engine_full FROM system.tables WHERE database = 'claimguard' AND name = 'events'"
