@@ -63,7 +63,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "notify": ("通报", "Notified"),
     "notified_only": ("异地通报（只读）", "Notification (read-only)"),
     "items": ("费用明细", "Items"),
-    "items_absent": ("该结算未在事件存档中：仅显示涉及项目编号", "Settlement not in the event archive: item ids only"),
+    "items_absent": (
+        "该结算未在事件存档中：仅显示涉及项目编号",
+        "Settlement not in the event archive: item ids only",
+    ),
     "item_ids": ("涉及项目", "Items involved"),
     "dispositions": ("事前事中反馈 (3103)", "Dispositions (3103)"),
     "related": ("同一结算的其他疑点", "Other findings of the settlement"),
