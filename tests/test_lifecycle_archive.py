@@ -21,10 +21,6 @@ from test_stream_support import Scenario
 
 pytestmark = pytest.mark.integration
 
-# synth writes its rule-library block years before the background (2023): past the default
-# retention (1096 days), which the TTL would drop; these tests count every event
-KEEP_ALL = {"CLAIMGUARD_EVENT_RETENTION_DAYS": "3650"}
-
 
 @pytest.fixture(scope="module")
 def lines(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[bytes]]:
@@ -63,7 +59,7 @@ def test_archive_once_after_kill_9(lines: tuple[Path, list[bytes]], tmp_path: Pa
     knowledge, events = lines
     with LocalBroker(log_dir=tmp_path / "broker") as broker:
         run = Scenario(broker, tmp_path, "archive-kill", knowledge)
-        worker = run.worker(**KEEP_ALL).start()
+        worker = run.worker().start()
         run.publish(events[:500])
         run.wait_drained()
         publisher = threading.Thread(target=run.publish, args=(events[500:], 1_000.0))
@@ -71,7 +67,7 @@ def test_archive_once_after_kill_9(lines: tuple[Path, list[bytes]], tmp_path: Pa
         time.sleep(1.5)
         worker.kill()  # SIGKILL: what it archived but did not commit comes again
         assert publisher.is_alive()
-        worker = run.worker(**KEEP_ALL).start()
+        worker = run.worker().start()
         try:
             publisher.join(60)
             run.wait_drained()
@@ -87,7 +83,7 @@ def test_archive_waits_out_a_store_outage(lines: tuple[Path, list[bytes]], tmp_p
     half = len(events) // 2
     with LocalBroker(log_dir=tmp_path / "broker") as broker:
         run = Scenario(broker, tmp_path, "archive-outage", knowledge)
-        worker = run.worker(**KEEP_ALL, **{SWITCH_ENV: str(outage)}).start()
+        worker = run.worker(**{SWITCH_ENV: str(outage)}).start()
         try:
             run.publish(events[:half])
             run.wait_drained()
@@ -128,7 +124,7 @@ def test_archive_refused_for_good_is_logged_and_the_stream_goes_on(
         )
         subprocess.run([sys.executable, "-c", prepare, run.store()], check=True, timeout=120)
         run.publish(events)
-        worker = run.worker(**KEEP_ALL).start()
+        worker = run.worker().start()
         try:
             run.wait_drained()
         finally:
