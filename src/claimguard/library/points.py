@@ -23,9 +23,11 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from claimguard.model.knowledge import OptDate, OptFloat, PipeList
 
 RULE_KEY = re.compile(r"^(GZ\d{14}|T2025-\d{2})$")
 REGION_PREFIX = re.compile(r"^\d{2,6}$")
@@ -33,21 +35,6 @@ CodeType = Literal["item", "diagnosis", "operation"]
 CODE_TYPES: tuple[str, ...] = ("item", "diagnosis", "operation")
 POINT_FILE = "knowledge_points.csv"
 POINT_DIR = "knowledge_points"
-
-
-def _split(value: object) -> object:
-    if isinstance(value, str):
-        return tuple(part.strip() for part in value.split("|") if part.strip())
-    return value
-
-
-def _blank_is_none(value: object) -> object:
-    return None if isinstance(value, str) and not value.strip() else value
-
-
-PipeList = Annotated[tuple[str, ...], BeforeValidator(_split)]
-OptFloat = Annotated[float | None, BeforeValidator(_blank_is_none)]
-OptDate = Annotated[dt.date | None, BeforeValidator(_blank_is_none)]
 
 
 class KnowledgePointRow(BaseModel):
