@@ -40,6 +40,8 @@ def run(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             worker.stop()
             pytest.fail(f"worker did not drain the sample:\n{worker.log_text()[-3000:]}")
         assert worker.stop() == 0, worker.log_text()[-3000:]
+        # a graceful stop closes every client it opened (ops alert on ERROR lines)
+        assert "Unclosed AIOKafka" not in worker.log_text()
         yield scenario
 
 

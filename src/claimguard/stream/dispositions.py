@@ -84,8 +84,10 @@ async def consume_dispositions(
         fetch_max_wait_ms=100,
         **kafka_client_args(),
     )
-    await consumer.start()
     try:
+        # started inside the try: a shutdown may cancel the task while it joins the group,
+        # and the consumer must be stopped then too ("Unclosed AIOKafkaConsumer" otherwise)
+        await consumer.start()
         while True:
             batches = await consumer.getmany(timeout_ms=500, max_records=1_000)
             rows: list[list[Any]] = []

@@ -32,8 +32,8 @@ async def end_offsets(
         max_partition_fetch_bytes=64 * 1024,
         **kafka_client_args(),
     )
-    await probe.start()
     try:
+        await probe.start()  # inside the try: a start cut short must still be stopped
         listed = await probe.end_offsets(tps)
         probe.assign(tps)
         for tp in tps:
