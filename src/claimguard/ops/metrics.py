@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +75,25 @@ def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, doc, value=value)
 
 
+def _labelled_counter(
+    name: str, doc: str, labels: list[str], values: Iterable[tuple[Any, float]]
+) -> CounterMetricFamily:
+    """One sample per (label value or tuple of them, count)."""
+    family = CounterMetricFamily(name.removesuffix("_total"), doc, labels=labels)
+    for key, n in values:
+        family.add_metric(list(key) if isinstance(key, tuple) else [str(key)], n)
+    return family
+
+
+def _labelled_gauge(
+    name: str, doc: str, labels: list[str], values: Iterable[tuple[Any, float]]
+) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, doc, labels=labels)
+    for key, n in values:
+        family.add_metric([str(key)], n)
+    return family
+
+
 class WorkerCollector(Collector):
     """Turns the pipeline's counters into metric families at scrape time."""
 
@@ -89,46 +108,36 @@ class WorkerCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         m, stats, engine = self.metrics, self.pipeline.stats, self.pipeline.engine
         # list(...) of a dict is one C call under the GIL: safe beside the event loop thread
-        events = CounterMetricFamily(
-            names.EVENTS.removesuffix("_total"),
+        yield _labelled_counter(
+            names.EVENTS,
             "Input messages by event_type (unreadable ones as event_type=unreadable)",
-            labels=["event_type"],
+            ["event_type"],
+            list(m.events.items()),
         )
-        for event_type, n in list(m.events.items()):
-            events.add_metric([event_type], n)
-        yield events
-        decisions = CounterMetricFamily(
-            names.DECISIONS.removesuffix("_total"),
+        yield _labelled_counter(
+            names.DECISIONS,
             "Decisions published on the decisions topic, by verdict",
-            labels=["verdict"],
+            ["verdict"],
+            list(m.decisions.items()),
         )
-        for verdict, n in list(m.decisions.items()):
-            decisions.add_metric([verdict], n)
-        yield decisions
-        findings = CounterMetricFamily(
-            names.FINDINGS.removesuffix("_total"),
+        yield _labelled_counter(
+            names.FINDINGS,
             "Findings the engine produced, by violation code and action",
-            labels=["violation", "action"],
+            ["violation", "action"],
+            list(m.findings.items()),
         )
-        for (violation, action), n in list(m.findings.items()):
-            findings.add_metric([violation, action], n)
-        yield findings
-        rule_errors = CounterMetricFamily(
-            names.RULE_ERRORS.removesuffix("_total"),
+        yield _labelled_counter(
+            names.RULE_ERRORS,
             "Events on which a rule raised (the rule was skipped for that event)",
-            labels=["rule_id"],
+            ["rule_id"],
+            list(engine.rule_errors.items()),
         )
-        for rule_id, n in list(engine.rule_errors.items()):
-            rule_errors.add_metric([rule_id], n)
-        yield rule_errors
-        lag = GaugeMetricFamily(
+        yield _labelled_gauge(
             names.CONSUMER_LAG,
             "Input messages not yet committed, per assigned partition",
-            labels=["partition"],
+            ["partition"],
+            sorted(m.lag.items()),
         )
-        for partition, n in sorted(m.lag.items()):
-            lag.add_metric([str(partition)], n)
-        yield lag
         yield _counter(
             names.DEAD_LETTERS, "Messages sent to the dead-letter topic", stats.dead_letters
         )
@@ -188,11 +197,11 @@ class WorkerCollector(Collector):
         yield _gauge(
             names.READY, "1 when partitions are assigned and the store answers", int(m.ready)
         )
-        rows = GaugeMetricFamily(
-            names.KNOWLEDGE_ROWS, "Knowledge rows loaded, by file", labels=["file"]
+        yield _labelled_gauge(
+            names.KNOWLEDGE_ROWS,
+            "Knowledge rows loaded, by file",
+            ["file"],
+            sorted(self.info.knowledge_rows.items()),
         )
-        for file, n in sorted(self.info.knowledge_rows.items()):
-            rows.add_metric([file], n)
-        yield rows
         yield _gauge(names.RULES_LOADED, "Rules loaded", self.info.rules_loaded)
         yield build_info_family(self.info)
