@@ -58,11 +58,8 @@ class LockedSink:
 
     def write_lines(self, rows: Sequence[Sequence[Any]]) -> int:
         """Settled line totals for the ZB indicators (store/settled_lines.py)."""
-        write = getattr(self.sink, "write_lines", None)
-        if write is None:
-            return 0
         with self.lock:
-            return int(write(rows))
+            return int(self.sink.write_lines(rows))
 
     def findings_of_events(self, event_ids: Sequence[str]) -> dict[str, list[Finding]]:
         if self.reader is None:
