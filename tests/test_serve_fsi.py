@@ -9,7 +9,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from claimguard.serve.fsi_answer import severity_degree
@@ -218,6 +218,28 @@ def test_a_field_replaced_by_junk_never_crashes(
         events_of(request, infno)
     except FsiError as exc:
         assert str(exc)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    requests(),
+    st.sampled_from(["cnt", "pric", "sumamt"]),
+    st.one_of(st.booleans(), st.just("abc"), st.just([1]), st.just({"v": 1})),
+)
+def test_a_numeric_field_that_is_no_number_is_named(
+    request: dict[str, Any], field: str, junk: Any
+) -> None:
+    patient = as_list(request["input"]["data"]["patient_dtos"])[0]
+    (encounter,) = [
+        e
+        for e in as_list(patient["fsi_encounter_dtos"])
+        if e["mdtrt_id"] == patient["curr_mdtrt_id"]
+    ]
+    orders = as_list(encounter["fsi_order_dtos"])
+    assume(orders)
+    orders[0][field] = junk
+    with pytest.raises(FsiError, match=rf"fsi_order_dtos\[0\]\.{field}: must be a number"):
+        events_of(request, request["infno"])
 
 
 warns = st.fixed_dictionaries(

@@ -74,7 +74,9 @@ def _number(dto: dict[str, Any], name: str, where: str) -> int | float:
     the event model is strict, so text is converted here, naming the field if it is not a
     number."""
     value = dto.get(name)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, (bool, dict, list)):  # present, but not a number (not "required")
+        raise FsiError(f"{where}.{name}: must be a number, got {value!r}")
+    if isinstance(value, (int, float)):
         return value
     text = _required(dto, name, where)
     try:
